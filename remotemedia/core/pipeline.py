@@ -1,0 +1,426 @@
+"""Pipeline: an ordered chain of nodes run in batch or as a stream.
+
+Each stage runs as its own asyncio task; bounded queues join the stages so a slow
+stage applies backpressure upstream instead of letting memory grow, and sync nodes
+that take long move to their own thread so they never stall the other stages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, Literal
+
+from remotemedia.core._sync import run_sync
+from remotemedia.core.engine import resolve_engine
+from remotemedia.core.errors import NodeError, PipelineError, RemoteMediaError
+from remotemedia.core.manifest import (
+    MANIFEST_VERSION,
+    node_from_entry,
+    node_to_entry,
+    ordered_entries,
+    validate_manifest,
+)
+from remotemedia.core.node import Node, NodeStats, Source
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger(__name__)
+
+OnError = Literal["raise", "emit"]
+
+_NO_INPUT: Any = object()
+
+
+class _End:
+    """Queue sentinel: the upstream stage finished."""
+
+
+class _Failure:
+    """Queue item carrying an exception that broke a whole stage."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = _End()
+
+
+class Pipeline:
+    """An ordered chain of nodes.
+
+    Args:
+        nodes: Initial nodes, in processing order.
+        name: Pipeline name (used in manifests and displays).
+        on_error: ``"raise"`` (default) raises :class:`PipelineError` on the first
+            node failure; ``"emit"`` sends the :class:`NodeError` record to the output
+            and keeps going.
+        queue_size: Capacity of each queue between stages (backpressure bound).
+
+    Example:
+        >>> import remotemedia as rm
+        >>> p = rm.Pipeline(name="demo").add_node(rm.nodes.Gain(db=-6))
+        >>> out = p.run(rm.AudioFrame(samples, 16000))
+    """
+
+    def __init__(
+        self,
+        nodes: Iterable[Node] | None = None,
+        name: str | None = None,
+        *,
+        on_error: OnError = "raise",
+        queue_size: int = 8,
+    ) -> None:
+        if on_error not in ("raise", "emit"):
+            raise ValueError(f"on_error must be 'raise' or 'emit', got {on_error!r}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self.name = name or "pipeline"
+        self.on_error: OnError = on_error
+        self.queue_size = queue_size
+        self._nodes: list[Node] = []
+        self._entered = 0
+        self._running = 0
+        for node in nodes or ():
+            self.add_node(node)
+
+    # -- building -------------------------------------------------------------
+    def add_node(self, node: Node) -> Pipeline:
+        """Appends a node and returns the pipeline, for chaining.
+
+        Raises:
+            TypeError: If ``node`` is not a Node.
+            RuntimeError: If the pipeline is running (pipelines are immutable then).
+        """
+        if self._entered or self._running:
+            raise RuntimeError(
+                f"pipeline '{self.name}' is running and cannot change; "
+                "build a new Pipeline instead"
+            )
+        if not isinstance(node, Node):
+            raise TypeError(f"add_node expects a Node, got {type(node).__name__}")
+        if any(node is existing for existing in self._nodes):
+            raise ValueError(f"node '{node.name}' is already in this pipeline")
+        taken = {n.name for n in self._nodes}
+        if node.name in taken:
+            base, index = node.name, 2
+            while f"{base}_{index}" in taken:
+                index += 1
+            node.name = f"{base}_{index}"
+        self._nodes.append(node)
+        return self
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The nodes, in order (read-only)."""
+        return tuple(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Any:
+        return iter(self._nodes)
+
+    def __getitem__(self, key: int | str) -> Node:
+        if isinstance(key, str):
+            for node in self._nodes:
+                if node.name == key:
+                    return node
+            raise KeyError(f"no node named '{key}' in pipeline '{self.name}'")
+        return self._nodes[key]
+
+    @property
+    def stats(self) -> dict[str, NodeStats]:
+        """Per-node timing of the runs since the pipeline was opened."""
+        return {node.name: node.stats for node in self._nodes}
+
+    def _stages(self) -> list[Node]:
+        stages: list[Node] = []
+        run: list[Node] = []
+        for node in self._nodes + [None]:  # type: ignore[list-item]
+            key = node.fusion_key() if node is not None else None
+            if run and (key is None or key != run[0].fusion_key()):
+                stages.append(run[0] if len(run) == 1 else type(run[0]).fuse(run))
+                run = []
+            if node is None:
+                break
+            if key is None:
+                stages.append(node)
+            else:
+                run.append(node)
+        return stages
+
+    # -- lifecycle ------------------------------------------------------------
+    async def _open(self) -> None:
+        opened: list[Node] = []
+        try:
+            for node in self._nodes:
+                node.stats = NodeStats()
+                await node._ensure_initialized()
+                opened.append(node)
+        except BaseException:
+            await self._cleanup(opened)
+            raise
+
+    async def _close(self) -> None:
+        await self._cleanup(self._nodes)
+
+    @staticmethod
+    async def _cleanup(nodes: list[Node]) -> None:
+        for node in nodes:
+            try:
+                await node._ensure_cleaned_up()
+            except Exception:  # noqa: BLE001 - one failed cleanup must not skip others
+                logger.warning("cleanup of node '%s' failed", node.name, exc_info=True)
+
+    async def __aenter__(self) -> Pipeline:
+        if not self._entered:
+            await self._open()
+        self._entered += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._entered -= 1
+        if not self._entered:
+            await self._close()
+
+    def __enter__(self) -> Pipeline:
+        return run_sync(self.__aenter__())
+
+    def __exit__(self, *exc: object) -> None:
+        run_sync(self.__aexit__(*exc))
+
+    # -- streaming ------------------------------------------------------------
+    def _input(self, source: Any) -> tuple[AsyncIterator[Any], int]:
+        """Returns the input iterator and how many leading nodes it replaces."""
+        first = self._nodes[0] if self._nodes else None
+        if source is None or source is _NO_INPUT:
+            if isinstance(first, Source):
+                return _aiter(first.frames()), 1
+            raise ValueError(
+                f"pipeline '{self.name}' has no source node; pass the input frames"
+            )
+        if isinstance(first, Source):
+            raise ValueError(
+                f"pipeline '{self.name}' starts with the source '{first.name}'; "
+                "call stream()/run() without input"
+            )
+        if isinstance(source, Source):
+            return _aiter(source.frames()), 0
+        if isinstance(source, (AsyncIterable, Iterable)) and not isinstance(
+            source, (str, bytes, dict)
+        ):
+            return _aiter(source), 0
+        raise TypeError(
+            f"stream() expects an iterable or async iterable of frames, got "
+            f"{type(source).__name__}; use run() for a single input"
+        )
+
+    async def stream(self, source: Any = None) -> AsyncIterator[Any]:
+        """Streams ``source`` through the pipeline, yielding outputs in order.
+
+        Args:
+            source: A sync or async iterable of inputs, or None when the first node
+                is a :class:`Source`.
+
+        Yields:
+            The last stage's outputs (and :class:`NodeError` records with
+            ``on_error="emit"``).
+
+        Raises:
+            PipelineError: On a node failure with ``on_error="raise"``.
+        """
+        inputs, skip = self._input(source)
+        own_context = not self._entered
+        if own_context:
+            await self.__aenter__()
+        self._running += 1
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            stages = self._stages()[skip:] if skip else self._stages()
+            queues: list[asyncio.Queue[Any]] = [
+                asyncio.Queue(self.queue_size) for _ in range(len(stages) + 1)
+            ]
+            tasks.append(asyncio.create_task(_feed(inputs, queues[0])))
+            for index, stage in enumerate(stages):
+                tasks.append(
+                    asyncio.create_task(_run_stage(stage, queues[index], queues[index + 1]))
+                )
+            out = queues[-1]
+            while True:
+                item = await out.get()
+                if item is _END:
+                    break
+                if isinstance(item, _Failure):
+                    raise item.exc
+                if isinstance(item, NodeError) and self.on_error == "raise":
+                    raise PipelineError(item)
+                yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._running -= 1
+            if own_context:
+                await self.__aexit__(None, None, None)
+
+    async def acollect(self, source: Any = None) -> list[Any]:
+        """Streams ``source`` and returns all outputs as a list."""
+        return [item async for item in self.stream(source)]
+
+    def collect(self, source: Any = None) -> list[Any]:
+        """Sync :meth:`acollect`; safe inside a running Jupyter event loop."""
+        return run_sync(self.acollect(source))
+
+    # -- batch ----------------------------------------------------------------
+    async def arun(self, data: Any = _NO_INPUT, *, engine: str = "auto") -> Any:
+        """Runs one input (or the source node's frames) through the pipeline.
+
+        Args:
+            data: The input; omit it when the first node is a source.
+            engine: "auto" (Rust runtime when built and the pipeline has a manifest),
+                "python" or "rust".
+
+        Returns:
+            The single output, None when nothing was emitted, or a list when several
+            outputs were emitted.
+        """
+        outputs = await self._arun_outputs(data, engine)
+        if not outputs:
+            return None
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    async def _arun_outputs(self, data: Any, engine: str) -> list[Any]:
+        if resolve_engine(engine) == "rust" and self._rust_capable(engine):
+            from remotemedia.core.rust_engine import run_pipeline
+
+            return await run_pipeline(self, data)
+        source = _NO_INPUT if data is _NO_INPUT else [data]
+        return await self.acollect(source)
+
+    def _rust_capable(self, engine: str) -> bool:
+        try:
+            self.to_manifest()
+        except RemoteMediaError:
+            if engine == "rust":
+                raise
+            return False
+        return True
+
+    def run(self, data: Any = _NO_INPUT, *, engine: str = "auto") -> Any:
+        """Sync :meth:`arun`; safe inside a running Jupyter event loop."""
+        return run_sync(self.arun(data, engine=engine))
+
+    # -- manifests --------------------------------------------------------------
+    def to_manifest(self) -> dict[str, Any]:
+        """Returns the pipeline as a version-1 manifest dict (see docs/manifest.md).
+
+        Raises:
+            ManifestError: If a node is unregistered or has non-JSON config.
+        """
+        entries = [node_to_entry(node) for node in self._nodes]
+        edges = [
+            {"from": a["id"], "to": b["id"]} for a, b in zip(entries, entries[1:])
+        ]
+        return {
+            "version": MANIFEST_VERSION,
+            "name": self.name,
+            "nodes": entries,
+            "edges": edges,
+            "options": {"on_error": self.on_error, "queue_size": self.queue_size},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Returns :meth:`to_manifest` as JSON text."""
+        return json.dumps(self.to_manifest(), indent=indent)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any] | str) -> Pipeline:
+        """Builds a pipeline from a manifest dict or JSON string.
+
+        Raises:
+            ManifestError: Naming the node and field at fault.
+        """
+        manifest = validate_manifest(manifest)
+        options = manifest.get("options", {})
+        nodes = [node_from_entry(entry) for entry in ordered_entries(manifest)]
+        return cls(
+            nodes,
+            name=manifest.get("name"),
+            on_error=options.get("on_error", "raise"),
+            queue_size=options.get("queue_size", 8),
+        )
+
+    # -- display --------------------------------------------------------------
+    def __repr__(self) -> str:
+        chain = " -> ".join(repr(node) for node in self._nodes) or "(empty)"
+        return f"Pipeline({self.name!r}: {chain})"
+
+    def _repr_html_(self) -> str:
+        from remotemedia.notebook.display import pipeline_html
+
+        return pipeline_html(self)
+
+    def _repr_png_(self) -> bytes:
+        from remotemedia.notebook.display import pipeline_png
+
+        return pipeline_png(self)
+
+
+async def _aiter(source: Any) -> AsyncIterator[Any]:
+    if isinstance(source, AsyncIterable):
+        async for item in source:
+            yield item
+    else:
+        for item in source:
+            yield item
+
+
+async def _feed(inputs: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
+    try:
+        async for item in inputs:
+            await queue.put(item)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - reported to the consumer
+        await queue.put(_Failure(exc))
+        return
+    await queue.put(_END)
+
+
+async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
+    while True:
+        item = await queue.get()
+        if item is _END:
+            return
+        if isinstance(item, _Failure):
+            raise _Forward(item)
+        yield item
+
+
+class _Forward(Exception):
+    """Carries an upstream failure through a stage untouched."""
+
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+async def _run_stage(
+    stage: Node, inbox: asyncio.Queue[Any], outbox: asyncio.Queue[Any]
+) -> None:
+    try:
+        async for item in stage.astream(_drain(inbox)):
+            await outbox.put(item)
+    except asyncio.CancelledError:
+        raise
+    except _Forward as forward:
+        await outbox.put(forward.failure)
+        return
+    except BaseException as exc:  # noqa: BLE001 - a broken stage ends the stream
+        await outbox.put(_Failure(exc))
+        return
+    await outbox.put(_END)
