@@ -101,17 +101,24 @@ def main() -> None:
     engine_s, loop_s = min(engine_times), min(loop_times)
     n = len(frames)
     n_nodes = len(pipeline)
-    print(f"pipeline_throughput: {args.seconds:.0f} s of {RATE} Hz audio, "
-          f"{n} frames of {FRAME_MS} ms, {n_nodes} nodes, best of {args.repeat}")
+    print(
+        f"pipeline_throughput: {args.seconds:.0f} s of {RATE} Hz audio, "
+        f"{n} frames of {FRAME_MS} ms, {n_nodes} nodes, best of {args.repeat}"
+    )
     print(f"{'runner':<22}{'seconds':>9}{'frames/s':>11}{'x realtime':>12}")
-    for label, secs in (("remotemedia engine", engine_s), ("hand-written loop", loop_s)):
+    for label, secs in (
+        ("remotemedia engine", engine_s),
+        ("hand-written loop", loop_s),
+    ):
         print(f"{label:<22}{secs:>9.3f}{n / secs:>11.0f}{args.seconds / secs:>12.1f}")
     overhead_us = (engine_s - loop_s) / (n * n_nodes) * 1e6
     print(f"engine / loop time ratio: {engine_s / loop_s:.2f}x")
     print(f"engine overhead per node per frame: {overhead_us:.1f} us")
     print("per-node time inside process() (last run):")
     for name, stats in pipeline.stats.items():
-        print(f"  {name:<12}{stats.calls:>7} calls {stats.mean_ms * 1000:>8.1f} us/call")
+        print(
+            f"  {name:<12}{stats.calls:>7} calls {stats.mean_ms * 1000:>8.1f} us/call"
+        )
 
 
 if __name__ == "__main__":

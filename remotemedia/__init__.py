@@ -87,7 +87,9 @@ def __getattr__(name: str) -> Any:
     try:
         module_name, attr = _LAZY[name]
     except KeyError:
-        raise AttributeError(f"module 'remotemedia' has no attribute {name!r}") from None
+        raise AttributeError(
+            f"module 'remotemedia' has no attribute {name!r}"
+        ) from None
     module = importlib.import_module(module_name)
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value

@@ -53,22 +53,29 @@ def main(argv: list[str] | None = None) -> None:
 
     clip = rm.data.speech()
     audio = nodes.read_audio(str(clip))
-    print(f"input: {clip.name}, {audio.duration:.2f} s, {audio.sample_rate} Hz, "
-          f"{audio.channels} channel(s)")
+    print(
+        f"input: {clip.name}, {audio.duration:.2f} s, {audio.sample_rate} Hz, "
+        f"{audio.channels} channel(s)"
+    )
 
     local = build()
     print(f"pipeline: {' -> '.join(type(n).__name__ for n in local)}")
     # Warm-up run: librosa compiles with numba on first use; time the second run.
     run_timed(build())
     specs, local_s = run_timed(local)
-    print(f"local run: {len(specs)} speech segment(s) in {local_s * 1000:.0f} ms "
-          f"= {audio.duration / local_s:.1f}x real time")
+    print(
+        f"local run: {len(specs)} speech segment(s) in {local_s * 1000:.0f} ms "
+        f"= {audio.duration / local_s:.1f}x real time"
+    )
     for index, spec in enumerate(specs):
         print(f"  segment {index}: {spec.describe()}")
 
     segments = rm.Pipeline(
-        [nodes.AudioFileSource(str(clip)), nodes.Resample(16000),
-         nodes.EnergyVAD(threshold_db=-35.0)]
+        [
+            nodes.AudioFileSource(str(clip)),
+            nodes.Resample(16000),
+            nodes.EnergyVAD(threshold_db=-35.0),
+        ]
     ).collect()
     speech = rm.AudioFrame.concatenate(segments)
     nodes.write_audio(str(out / "speech_segments.wav"), speech)
@@ -85,16 +92,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     start = time.perf_counter()
     with rm.connect() as session:
-        print(f"embedded server at {session.address} "
-              f"(started in {time.perf_counter() - start:.2f} s)")
+        print(
+            f"embedded server at {session.address} "
+            f"(started in {time.perf_counter() - start:.2f} s)"
+        )
         run_timed(build(session))  # warm the remote node (numba compile there too)
         remote_specs, remote_s = run_timed(build(session))
     same = len(remote_specs) == len(specs) and all(
         a == b for a, b in zip(remote_specs, specs)
     )
-    print(f"remote run (MelSpectrogram on the server): {len(remote_specs)} segment(s) in "
-          f"{remote_s * 1000:.0f} ms = {audio.duration / remote_s:.1f}x real time; "
-          f"identical to local: {same}")
+    print(
+        f"remote run (MelSpectrogram on the server): {len(remote_specs)} segment(s) in "
+        f"{remote_s * 1000:.0f} ms = {audio.duration / remote_s:.1f}x real time; "
+        f"identical to local: {same}"
+    )
     print(f"timings: local {local_s * 1000:.0f} ms, remote {remote_s * 1000:.0f} ms")
 
 

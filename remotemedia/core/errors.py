@@ -101,8 +101,16 @@ class NodeError(RemoteMediaError):
         return cls(**record)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (NodeError, (self.node, self.error_type, self.message,
-                            self.input_summary, self.traceback))
+        return (
+            NodeError,
+            (
+                self.node,
+                self.error_type,
+                self.message,
+                self.input_summary,
+                self.traceback,
+            ),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -155,8 +163,10 @@ class RemoteError(RemoteMediaError):
         self.error_type = error_type
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RemoteError, (str(self), self.code, self.remote_traceback,
-                              self.error_type))
+        return (
+            RemoteError,
+            (str(self), self.code, self.remote_traceback, self.error_type),
+        )
 
     def _render_traceback_(self) -> list[str]:
         return [self.remote_traceback or f"RemoteError: {self}"]

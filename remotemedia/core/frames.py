@@ -114,7 +114,9 @@ class AudioFrame:
                 self.timestamp + start / self.sample_rate,
             )
 
-    def with_samples(self, samples: np.ndarray, sample_rate: int | None = None) -> AudioFrame:
+    def with_samples(
+        self, samples: np.ndarray, sample_rate: int | None = None
+    ) -> AudioFrame:
         """Returns a frame with new samples and the same timestamp."""
         return AudioFrame(samples, sample_rate or self.sample_rate, self.timestamp)
 
@@ -165,8 +167,9 @@ class AudioFrame:
         elif array.dtype.kind == "u":
             array = (array.astype(np.float32) - 128.0) / 128.0
         timestamp = float(frame.time) if frame.time is not None else 0.0
-        return cls(np.ascontiguousarray(array, dtype=np.float32), frame.sample_rate,
-                   timestamp)
+        return cls(
+            np.ascontiguousarray(array, dtype=np.float32), frame.sample_rate, timestamp
+        )
 
     def to_av(self) -> av.AudioFrame:
         """Converts to a planar float PyAV audio frame."""
@@ -263,7 +266,9 @@ class VideoFrame:
         """Converts to an rgb24 PyAV video frame."""
         import av
 
-        return av.VideoFrame.from_ndarray(np.ascontiguousarray(self.image), format="rgb24")
+        return av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(self.image), format="rgb24"
+        )
 
     def describe(self) -> str:
         """One-line summary, used in reprs and error records."""

@@ -41,8 +41,9 @@ def manifest_schema() -> dict[str, Any]:
 
 def _location(path: Any, manifest: dict[str, Any]) -> str:
     parts = list(path)
-    where = "manifest" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]"
-                                 for p in parts)
+    where = "manifest" + "".join(
+        f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in parts
+    )
     if len(parts) >= 2 and parts[0] == "nodes" and isinstance(parts[1], int):
         nodes = manifest.get("nodes") or []
         if parts[1] < len(nodes) and isinstance(nodes[parts[1]], dict):
@@ -72,7 +73,9 @@ def validate_manifest(manifest: dict[str, Any] | str) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise ManifestError(f"manifest is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict):
-        raise ManifestError(f"manifest must be a JSON object, got {type(manifest).__name__}")
+        raise ManifestError(
+            f"manifest must be a JSON object, got {type(manifest).__name__}"
+        )
     validator = jsonschema.Draft202012Validator(manifest_schema())
     errors = sorted(validator.iter_errors(manifest), key=lambda e: list(e.path))
     if errors:
@@ -143,7 +146,11 @@ def _check_type(node_id: str, field: str, value: Any, annotation: Any) -> None:
     if value is None and type(None) in allowed:
         return
     for kind in allowed:
-        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if (
+            kind is float
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        ):
             return
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
             return
@@ -181,10 +188,15 @@ def _check_config(entry: dict[str, Any]) -> type[Node]:
         if key in hints:
             _check_type(node_id, key, value, hints[key])
     for key, param in params.items():
-        if param.default is param.empty and param.kind in (
-            param.POSITIONAL_OR_KEYWORD,
-            param.KEYWORD_ONLY,
-        ) and key not in config:
+        if (
+            param.default is param.empty
+            and param.kind
+            in (
+                param.POSITIONAL_OR_KEYWORD,
+                param.KEYWORD_ONLY,
+            )
+            and key not in config
+        ):
             raise ManifestError(
                 f"node '{node_id}': missing required config field '{key}' for {type_name}"
             )

@@ -8,7 +8,6 @@ that take long move to their own thread so they never stall the other stages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
@@ -247,7 +246,9 @@ class Pipeline:
             tasks.append(asyncio.create_task(_feed(inputs, queues[0])))
             for index, stage in enumerate(stages):
                 tasks.append(
-                    asyncio.create_task(_run_stage(stage, queues[index], queues[index + 1]))
+                    asyncio.create_task(
+                        _run_stage(stage, queues[index], queues[index + 1])
+                    )
                 )
             out = queues[-1]
             while True:
@@ -322,9 +323,7 @@ class Pipeline:
             ManifestError: If a node is unregistered or has non-JSON config.
         """
         entries = [node_to_entry(node) for node in self._nodes]
-        edges = [
-            {"from": a["id"], "to": b["id"]} for a, b in zip(entries, entries[1:])
-        ]
+        edges = [{"from": a["id"], "to": b["id"]} for a, b in zip(entries, entries[1:])]
         return {
             "version": MANIFEST_VERSION,
             "name": self.name,
@@ -397,11 +396,11 @@ async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
         if item is _END:
             return
         if isinstance(item, _Failure):
-            raise _Forward(item)
+            raise _ForwardedFailure(item)
         yield item
 
 
-class _Forward(Exception):
+class _ForwardedFailure(Exception):  # noqa: N818 - a signal, not an error
     """Carries an upstream failure through a stage untouched."""
 
     def __init__(self, failure: _Failure) -> None:
@@ -417,7 +416,7 @@ async def _run_stage(
             await outbox.put(item)
     except asyncio.CancelledError:
         raise
-    except _Forward as forward:
+    except _ForwardedFailure as forward:
         await outbox.put(forward.failure)
         return
     except BaseException as exc:  # noqa: BLE001 - a broken stage ends the stream

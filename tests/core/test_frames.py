@@ -15,7 +15,9 @@ def test_audio_frame_properties(stereo_noise: rm.AudioFrame) -> None:
     assert stereo_noise.duration == pytest.approx(0.5)
     mono = stereo_noise.to_mono()
     assert mono.channels == 1
-    np.testing.assert_allclose(mono.samples[0], stereo_noise.samples.mean(axis=0), atol=1e-7)
+    np.testing.assert_allclose(
+        mono.samples[0], stereo_noise.samples.mean(axis=0), atol=1e-7
+    )
 
 
 def test_audio_frame_accepts_1d_and_float64() -> None:
@@ -38,7 +40,9 @@ def test_audio_frame_accepts_1d_and_float64() -> None:
     ],
 )
 def test_audio_frame_validation(samples: object, rate: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
         rm.AudioFrame(samples, rate)  # type: ignore[arg-type]
 
 
@@ -52,7 +56,9 @@ def test_chunks_cover_the_frame_with_continuous_timestamps(sine: rm.AudioFrame) 
         list(sine.chunks(0))
 
 
-def test_concatenate_refuses_mixed_formats(sine: rm.AudioFrame, stereo_noise: rm.AudioFrame) -> None:
+def test_concatenate_refuses_mixed_formats(
+    sine: rm.AudioFrame, stereo_noise: rm.AudioFrame
+) -> None:
     with pytest.raises(ValueError, match="different formats"):
         rm.AudioFrame.concatenate([sine, stereo_noise])
     with pytest.raises(ValueError, match="empty"):
@@ -78,7 +84,9 @@ def test_audio_pyav_round_trip(stereo_noise: rm.AudioFrame) -> None:
 
 def test_audio_from_packed_int16_pyav_frame() -> None:
     pcm = (np.arange(200, dtype=np.int16) * 100).reshape(1, -1)
-    av_frame = av.AudioFrame.from_ndarray(np.repeat(pcm, 2, axis=1), format="s16", layout="stereo")
+    av_frame = av.AudioFrame.from_ndarray(
+        np.repeat(pcm, 2, axis=1), format="s16", layout="stereo"
+    )
     av_frame.sample_rate = 8000
     frame = rm.AudioFrame.from_av(av_frame)
     assert frame.channels == 2

@@ -41,7 +41,9 @@ class Affine(rm.Node):
 
 
 def test_manifest_round_trip_is_schema_valid_and_runs_the_same() -> None:
-    p = rm.Pipeline([Affine(2, 1), Affine(a=0.5, mode="floor", name="half")], name="aff")
+    p = rm.Pipeline(
+        [Affine(2, 1), Affine(a=0.5, mode="floor", name="half")], name="aff"
+    )
     manifest = p.to_manifest()
     jsonschema.validate(manifest, manifest_schema())
     assert manifest["nodes"][1] == {
@@ -77,20 +79,70 @@ def test_edges_define_order() -> None:
         ([], "JSON object"),
         ({"nodes": []}, "'version' is a required property"),
         ({"version": 2, "nodes": []}, "version"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Nope"}]}, "node 'x': unknown node type 'Nope'"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Afine", "config": {"a": 1}}]}, "did you mean Affine"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1, "c": 2}}]}, "node 'x': unknown config field 'c'"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {}}]}, "node 'x': missing required config field 'a'"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {"a": "big"}}]}, "node 'x', field 'a': expected float"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1, "mode": "ceil"}}]}, "node 'x' (Affine): bad config: Affine: mode"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": 5}]}, "node 'x', field 'config'"),
-        ({"version": 1, "nodes": [{"id": "1x", "type": "Affine"}]}, "node '1x', field 'id'"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1}}] * 2}, "duplicate node id"),
-        ({"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1}}], "edges": [{"from": "x", "to": "y"}]}, "unknown node id 'y'"),
+        (
+            {"version": 1, "nodes": [{"id": "x", "type": "Nope"}]},
+            "node 'x': unknown node type 'Nope'",
+        ),
+        (
+            {"version": 1, "nodes": [{"id": "x", "type": "Afine", "config": {"a": 1}}]},
+            "did you mean Affine",
+        ),
         (
             {
                 "version": 1,
-                "nodes": [{"id": n, "type": "Affine", "config": {"a": 1}} for n in "abc"],
+                "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1, "c": 2}}],
+            },
+            "node 'x': unknown config field 'c'",
+        ),
+        (
+            {"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": {}}]},
+            "node 'x': missing required config field 'a'",
+        ),
+        (
+            {
+                "version": 1,
+                "nodes": [{"id": "x", "type": "Affine", "config": {"a": "big"}}],
+            },
+            "node 'x', field 'a': expected float",
+        ),
+        (
+            {
+                "version": 1,
+                "nodes": [
+                    {"id": "x", "type": "Affine", "config": {"a": 1, "mode": "ceil"}}
+                ],
+            },
+            "node 'x' (Affine): bad config: Affine: mode",
+        ),
+        (
+            {"version": 1, "nodes": [{"id": "x", "type": "Affine", "config": 5}]},
+            "node 'x', field 'config'",
+        ),
+        (
+            {"version": 1, "nodes": [{"id": "1x", "type": "Affine"}]},
+            "node '1x', field 'id'",
+        ),
+        (
+            {
+                "version": 1,
+                "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1}}] * 2,
+            },
+            "duplicate node id",
+        ),
+        (
+            {
+                "version": 1,
+                "nodes": [{"id": "x", "type": "Affine", "config": {"a": 1}}],
+                "edges": [{"from": "x", "to": "y"}],
+            },
+            "unknown node id 'y'",
+        ),
+        (
+            {
+                "version": 1,
+                "nodes": [
+                    {"id": n, "type": "Affine", "config": {"a": 1}} for n in "abc"
+                ],
                 "edges": [{"from": "a", "to": "b"}, {"from": "a", "to": "c"}],
             },
             "more than one outgoing edge",
@@ -98,7 +150,9 @@ def test_edges_define_order() -> None:
         (
             {
                 "version": 1,
-                "nodes": [{"id": n, "type": "Affine", "config": {"a": 1}} for n in "ab"],
+                "nodes": [
+                    {"id": n, "type": "Affine", "config": {"a": 1}} for n in "ab"
+                ],
                 "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}],
             },
             "one chain",
@@ -147,7 +201,9 @@ def test_register_node_rejects_bad_use() -> None:
         rm.register_node(Affine)
 
 
-def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_plugins_are_discovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "rm_plugin_demo.py").write_text(
         "import remotemedia as rm\n"
         "class Shout(rm.Node):\n"
@@ -157,13 +213,19 @@ def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.
     )
     dist = tmp_path / "rm_plugin_demo-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rm-plugin-demo\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[remotemedia.nodes]\nshout = rm_plugin_demo:Shout\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: rm-plugin-demo\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[remotemedia.nodes]\nshout = rm_plugin_demo:Shout\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry.reload_entry_points()
     try:
         assert "Shout" in {info.name for info in rm.list_nodes()}
-        p = rm.Pipeline.from_manifest({"version": 1, "nodes": [{"id": "s", "type": "Shout"}]})
+        p = rm.Pipeline.from_manifest(
+            {"version": 1, "nodes": [{"id": "s", "type": "Shout"}]}
+        )
         assert p.run("hi") == "HI"
     finally:
         registry._REGISTRY.pop("Shout", None)
