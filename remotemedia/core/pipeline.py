@@ -218,12 +218,16 @@ class Pipeline:
             f"{type(source).__name__}; use run() for a single input"
         )
 
-    async def stream(self, source: Any = None) -> AsyncIterator[Any]:
+    async def stream(
+        self, source: Any = None, *, engine: str = "python"
+    ) -> AsyncIterator[Any]:
         """Streams ``source`` through the pipeline, yielding outputs in order.
 
         Args:
             source: A sync or async iterable of inputs, or None when the first node
                 is a :class:`Source`.
+            engine: "python" (default), "rust" or "auto" (Rust runtime when built
+                and the pipeline has a manifest).
 
         Yields:
             The last stage's outputs (and :class:`NodeError` records with
@@ -232,6 +236,12 @@ class Pipeline:
         Raises:
             PipelineError: On a node failure with ``on_error="raise"``.
         """
+        if resolve_engine(engine) == "rust" and self._rust_capable(engine):
+            from remotemedia.core.rust_engine import stream_pipeline
+
+            async for item in stream_pipeline(self, source):
+                yield item
+            return
         inputs, skip = self._input(source)
         own_context = not self._entered
         if own_context:
@@ -268,13 +278,13 @@ class Pipeline:
             if own_context:
                 await self.__aexit__(None, None, None)
 
-    async def acollect(self, source: Any = None) -> list[Any]:
+    async def acollect(self, source: Any = None, *, engine: str = "python") -> list[Any]:
         """Streams ``source`` and returns all outputs as a list."""
-        return [item async for item in self.stream(source)]
+        return [item async for item in self.stream(source, engine=engine)]
 
-    def collect(self, source: Any = None) -> list[Any]:
+    def collect(self, source: Any = None, *, engine: str = "python") -> list[Any]:
         """Sync :meth:`acollect`; safe inside a running Jupyter event loop."""
-        return run_sync(self.acollect(source))
+        return run_sync(self.acollect(source, engine=engine))
 
     # -- batch ----------------------------------------------------------------
     async def arun(self, data: Any = _NO_INPUT, *, engine: str = "auto") -> Any:
