@@ -434,7 +434,7 @@ class _Butterworth(Node):
         )
 
     def process(self, data: Any) -> Any:
-        from scipy.signal import sosfilt
+        from scipy.signal import lfilter
 
         frame = require_audio(self, data)
         key = (frame.sample_rate, frame.channels)
@@ -443,7 +443,15 @@ class _Butterworth(Node):
             self._sos = self.sos(frame.sample_rate)
             self._zi = np.zeros((self._sos.shape[0], frame.channels, 2))
             self._key = key
-        y, self._zi = sosfilt(self._sos, frame.samples, axis=-1, zi=self._zi)
+        assert self._sos is not None and self._zi is not None
+        # The cascade of lfilter calls is exactly sosfilt's recursion (direct form
+        # II transposed per section, float64), without sosfilt's per-call checks
+        # that cost ~4x more than the filtering on 20 ms frames.
+        y: np.ndarray = frame.samples
+        for index, section in enumerate(self._sos):
+            y, self._zi[index] = lfilter(
+                section[:3], section[3:], y, axis=-1, zi=self._zi[index]
+            )
         return frame.with_samples(y.astype(np.float32))
 
     def flush(self) -> Any:
@@ -458,8 +466,10 @@ class HighPass(_Butterworth):
     Algorithm: ``sos = scipy.signal.butter(order, cutoff_hz, "highpass",
     fs=rate, output="sos")`` (bilinear transform; order 2 is one biquad equal to
     the RBJ cookbook high-pass with ``Q = 1/sqrt(2)``), applied per channel with
-    ``scipy.signal.sosfilt`` (direct form II transposed, float64 arithmetic and
-    state, output rounded to float32). The state ``zi`` starts at zero and carries
+    ``scipy.signal.sosfilt`` semantics (each section in direct form II transposed,
+    ``y = b0*x + z0; z0 = b1*x - a1*y + z1; z1 = b2*x - a2*y``, float64 arithmetic
+    and state, output rounded to float32; computed section by section with
+    ``scipy.signal.lfilter``, the same recursion). The state ``zi`` starts at zero and carries
     across frames; ``flush()`` or a change of rate/channels resets it. The -3 dB
     point is ``cutoff_hz``; the stop band falls ``6 * order`` dB per octave.
 
@@ -482,8 +492,10 @@ class LowPass(_Butterworth):
     Algorithm: ``sos = scipy.signal.butter(order, cutoff_hz, "lowpass",
     fs=rate, output="sos")`` (bilinear transform; order 2 is one biquad equal to
     the RBJ cookbook low-pass with ``Q = 1/sqrt(2)``), applied per channel with
-    ``scipy.signal.sosfilt`` (direct form II transposed, float64 arithmetic and
-    state, output rounded to float32). The state ``zi`` starts at zero and carries
+    ``scipy.signal.sosfilt`` semantics (each section in direct form II transposed,
+    ``y = b0*x + z0; z0 = b1*x - a1*y + z1; z1 = b2*x - a2*y``, float64 arithmetic
+    and state, output rounded to float32; computed section by section with
+    ``scipy.signal.lfilter``, the same recursion). The state ``zi`` starts at zero and carries
     across frames; ``flush()`` or a change of rate/channels resets it.
 
     Args:
