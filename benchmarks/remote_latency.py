@@ -1,0 +1,299 @@
+"""Remote execution latency and throughput, against a raw gRPC echo baseline.
+
+Run: ``python benchmarks/remote_latency.py [--frames N]`` (under a minute).
+
+Rows:
+  * raw grpc.aio bidi echo of the encoded frame bytes (the floor),
+  * a remote passthrough node streaming 20 ms 48 kHz mono frames,
+  * a RemoteObject method call,
+  * an 8 MB video frame round trip (raw echo and remote node),
+  * a Ray actor call when ``ray`` is importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import numpy as np
+
+import remotemedia as rm
+from remotemedia.remote import codec
+
+SAMPLE_RATE = 48000
+FRAME_MS = 20
+
+
+class Passthrough(rm.Node):
+    """Returns its input unchanged."""
+
+    def process(self, data: Any) -> Any:
+        return data
+
+
+class Counter:
+    """A stateful object for method-call latency."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def increment(self) -> int:
+        self.n += 1
+        return self.n
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+class Row:
+    def __init__(self, name: str, latencies_s: list[float], rate: float | None) -> None:
+        self.name = name
+        self.p50 = 1000 * statistics.median(latencies_s)
+        self.p99 = 1000 * _pct(latencies_s, 0.99)
+        self.rate = rate
+
+
+# -- raw gRPC echo -----------------------------------------------------------------------
+async def _echo(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
+    async for data in requests:
+        yield data
+
+
+async def _echo_unary(data: bytes, context: Any) -> bytes:
+    return data
+
+
+async def start_echo() -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_send_message_length", 64 * 2**20),
+            ("grpc.max_receive_message_length", 64 * 2**20),
+        ]
+    )
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo",
+        {
+            "Bidi": grpc.stream_stream_rpc_method_handler(_echo),
+            "Unary": grpc.unary_unary_rpc_method_handler(_echo_unary),
+        },
+    )
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+async def raw_echo(
+    address: str, payload: bytes, frames: int, window: int = 8
+) -> tuple[Row, Row]:
+    async with grpc.aio.insecure_channel(
+        address,
+        options=[
+            ("grpc.max_send_message_length", 64 * 2**20),
+            ("grpc.max_receive_message_length", 64 * 2**20),
+        ],
+    ) as channel:
+        bidi = channel.stream_stream("/bench.Echo/Bidi")
+        call = bidi()
+        latencies = []
+        for _ in range(frames):  # ping-pong: one frame in flight
+            start = time.perf_counter()
+            await call.write(payload)
+            await call.read()
+            latencies.append(time.perf_counter() - start)
+        await call.done_writing()
+        ping = Row("raw grpc.aio bidi echo (1 in flight)", latencies, None)
+
+        call = bidi()
+        sent: list[float] = []
+        lat: list[float] = []
+        credits = asyncio.Semaphore(window)
+
+        async def writer() -> None:
+            for _ in range(frames):
+                await credits.acquire()
+                sent.append(time.perf_counter())
+                await call.write(payload)
+            await call.done_writing()
+
+        start = time.perf_counter()
+        task = asyncio.ensure_future(writer())
+        for i in range(frames):
+            await call.read()
+            lat.append(time.perf_counter() - sent[i])
+            credits.release()
+        await task
+        rate = frames / (time.perf_counter() - start)
+        flow = Row(f"raw grpc.aio bidi echo (window {window})", lat, rate)
+        return ping, flow
+
+
+async def raw_big(address: str, payload: bytes, repeats: int) -> Row:
+    async with grpc.aio.insecure_channel(
+        address,
+        options=[
+            ("grpc.max_send_message_length", 64 * 2**20),
+            ("grpc.max_receive_message_length", 64 * 2**20),
+        ],
+    ) as channel:
+        unary = channel.unary_unary("/bench.Echo/Unary")
+        latencies = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            await unary(payload)
+            latencies.append(time.perf_counter() - start)
+        return Row("raw grpc.aio echo of an 8 MB frame", latencies, None)
+
+
+# -- remotemedia ----------------------------------------------------------------------------
+async def remote_stream(
+    session: Any, frames: list[rm.AudioFrame], window: int, label: str
+) -> Row:
+    node = rm.remote(Passthrough(), session, window=window)
+    await node.ainitialize()
+    sent: list[float] = []
+
+    async def source() -> AsyncIterator[rm.AudioFrame]:
+        for frame in frames:
+            sent.append(time.perf_counter())
+            yield frame
+
+    latencies = []
+    start = time.perf_counter()
+    index = 0
+    async for _ in node.astream(source()):
+        latencies.append(time.perf_counter() - sent[index])
+        index += 1
+    rate = len(frames) / (time.perf_counter() - start)
+    return Row(label, latencies, rate)
+
+
+def remote_calls(session: Any, calls: int) -> Row:
+    counter = rm.RemoteObject(Counter(), session)
+    latencies = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        counter.increment()
+        latencies.append(time.perf_counter() - start)
+    return Row("RemoteObject method call", latencies, None)
+
+
+def remote_big(session: Any, frame: rm.VideoFrame, repeats: int) -> Row:
+    node = rm.remote(Passthrough(), session)
+    node.initialize()
+    latencies = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = node.process(frame)
+        latencies.append(time.perf_counter() - start)
+    assert out[0] == frame
+    return Row("remote node, 8 MB video frame", latencies, None)
+
+
+def ray_row(calls: int) -> Row | str:
+    try:
+        import ray
+    except ImportError:
+        return "ray not installed (pip install ray) - Ray actor row skipped"
+    ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
+    try:
+        actor = ray.remote(Counter).remote()
+        ray.get(actor.increment.remote())
+        latencies = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            ray.get(actor.increment.remote())
+            latencies.append(time.perf_counter() - start)
+        return Row("Ray actor method call", latencies, None)
+    finally:
+        ray.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=500, help="audio frames per row")
+    parser.add_argument("--big", type=int, default=10, help="8 MB round trips")
+    args = parser.parse_args(argv)
+
+    n = SAMPLE_RATE * FRAME_MS // 1000
+    rng = np.random.default_rng(0)
+    frames = [
+        rm.AudioFrame(
+            rng.standard_normal((1, n)).astype(np.float32) * 0.1,
+            SAMPLE_RATE,
+            i * FRAME_MS / 1000,
+        )
+        for i in range(args.frames)
+    ]
+    video = rm.VideoFrame(rng.integers(0, 256, (1632, 1712, 3), np.uint8))
+    payload = codec.encode_bytes(frames[0])
+    big_payload = codec.encode_bytes(video)
+
+    loop = rm.core._sync.background_loop()
+
+    async def echo_rows() -> list[Row]:
+        server, address = await start_echo()
+        try:
+            ping, flow = await raw_echo(address, payload, args.frames)
+            big = await raw_big(address, big_payload, args.big)
+            return [ping, flow, big]
+        finally:
+            await server.stop(None)
+
+    ping, flow, big = asyncio.run_coroutine_threadsafe(echo_rows(), loop).result()
+
+    server = rm.start_server(args=["--workers", "1"])
+    try:
+        with rm.connect(server.address, server.token) as session:
+            rows: list[tuple[Row, Row | None]] = [(ping, None), (flow, None)]
+            stream_ping = rm.core._sync.run_sync(
+                remote_stream(
+                    session, frames, 1, "remote passthrough node (1 in flight)"
+                )
+            )
+            stream_flow = rm.core._sync.run_sync(
+                remote_stream(session, frames, 8, "remote passthrough node (window 8)")
+            )
+            rows += [(stream_ping, ping), (stream_flow, flow)]
+            rows.append((remote_calls(session, args.frames), ping))
+            rows.append((big, None))
+            rows.append((remote_big(session, video, args.big), big))
+    finally:
+        server.stop()
+    ray = ray_row(min(args.frames, 200))
+
+    print(
+        f"\n{args.frames} frames of {FRAME_MS} ms at {SAMPLE_RATE} Hz mono "
+        f"({len(payload)} B encoded); 8 MB frame = {len(big_payload) / 2**20:.1f} MiB"
+    )
+    header = (
+        f"{'row':44s} {'p50 ms':>8s} {'p99 ms':>8s} {'frames/s':>10s} "
+        f"{'p50/raw':>8s} {'rate/raw':>8s}"
+    )
+    print(header)
+    print("-" * len(header))
+    if isinstance(ray, Row):
+        rows.append((ray, ping))
+    for row, base in rows:
+        rate = f"{row.rate:10.0f}" if row.rate else f"{'':10s}"
+        ratio = f"{row.p50 / base.p50:8.1f}" if base else f"{'':8s}"
+        rate_ratio = (
+            f"{row.rate / base.rate:8.2f}" if base and row.rate and base.rate else ""
+        )
+        print(
+            f"{row.name:44s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {rate_ratio}"
+        )
+    if isinstance(ray, str):
+        print(f"(skipped) {ray}")
+
+
+if __name__ == "__main__":
+    main()
