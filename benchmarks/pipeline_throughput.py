@@ -18,8 +18,8 @@ import numpy as np
 from scipy import signal
 
 import remotemedia as rm
-from remotemedia.core.node import iter_outputs
 from remotemedia import nodes
+from remotemedia.core.node import iter_outputs
 
 RATE = 48000
 FRAME_MS = 20
