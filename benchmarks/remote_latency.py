@@ -252,6 +252,13 @@ def main(argv: list[str] | None = None) -> None:
 
     server = rm.start_server(args=["--workers", "1"])
     try:
+        opens = []
+        for _ in range(3):
+            time.sleep(1.5)  # let the warm pool refill
+            start = time.perf_counter()
+            rm.connect(server.address, server.token).close()
+            opens.append(time.perf_counter() - start)
+        open_row = Row("connect + OpenSession (warm pool)", opens, None)
         with rm.connect(server.address, server.token) as session:
             rows: list[tuple[Row, Row | None]] = [(ping, None), (flow, None)]
             stream_ping = rm.core._sync.run_sync(
@@ -266,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((remote_calls(session, args.frames), ping))
             rows.append((big, None))
             rows.append((remote_big(session, video, args.big), big))
+            rows.append((open_row, None))
     finally:
         server.stop()
     ray = ray_row(min(args.frames, 200))

@@ -53,6 +53,24 @@ def _location(path: Any, manifest: dict[str, Any]) -> str:
     return where
 
 
+@functools.cache
+def _validator() -> Any:
+    # jsonschema imports optional format checkers at import time; rfc3987_syntax
+    # alone builds a grammar for ~3 s. Manifests use no formats, so hide it while
+    # jsonschema loads (other libraries can still import it later).
+    import sys
+
+    hidden = "rfc3987_syntax" not in sys.modules
+    if hidden:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        if hidden:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema.Draft202012Validator(manifest_schema())
+
+
 def validate_manifest(manifest: dict[str, Any] | str) -> dict[str, Any]:
     """Checks a manifest against the schema and the node registry.
 
@@ -65,8 +83,6 @@ def validate_manifest(manifest: dict[str, Any] | str) -> dict[str, Any]:
     Raises:
         ManifestError: Naming the node and field at fault.
     """
-    import jsonschema
-
     if isinstance(manifest, (str, bytes)):
         try:
             manifest = json.loads(manifest)
@@ -76,7 +92,7 @@ def validate_manifest(manifest: dict[str, Any] | str) -> dict[str, Any]:
         raise ManifestError(
             f"manifest must be a JSON object, got {type(manifest).__name__}"
         )
-    validator = jsonschema.Draft202012Validator(manifest_schema())
+    validator = _validator()
     errors = sorted(validator.iter_errors(manifest), key=lambda e: list(e.path))
     if errors:
         first = errors[0]

@@ -1,0 +1,182 @@
+"""Remote nodes: a node instance living in a server session.
+
+``rm.remote(node, session)`` wraps a node; its instance is created in the session's
+worker on first use and stays there, so its state persists across calls and runs.
+Consecutive remote nodes of one session fuse into one :class:`RemoteSegment`: the
+stream crosses the network once per segment through one bidirectional call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from remotemedia.core._sync import run_sync
+from remotemedia.core.errors import RemoteError
+from remotemedia.core.node import Node, Outputs
+from remotemedia.remote._proto import execution_pb2 as epb
+
+__all__ = ["RemoteNode", "RemoteSegment", "remote"]
+
+
+class RemoteNode(Node):
+    """Runs ``node`` in a server session (see :func:`remote`).
+
+    Args:
+        node: The node to run remotely (cloudpickled to the server once).
+        session: The session; None uses the embedded local server's session.
+        window: Frames in flight on a stream before waiting for the server.
+        name: Name in a pipeline (default: the wrapped node's name).
+    """
+
+    is_remote: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        node: Node,
+        session: Any = None,
+        window: int = 8,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(node, Node):
+            raise TypeError(f"remote() expects a Node, got {type(node).__name__}")
+        if getattr(node, "is_remote", False):
+            raise TypeError(f"node '{node.name}' is already remote")
+        if window < 1:
+            raise ValueError(f"RemoteNode: window must be >= 1, got {window}")
+        super().__init__(name=name or node.name)
+        if session is None:
+            from remotemedia.remote.client import default_session
+
+            session = default_session()
+        self.node = node
+        self.session = session
+        self.window = window
+        self.object_id: str | None = None
+
+    def fusion_key(self) -> object | None:
+        """The session: consecutive remote nodes of one session form one segment."""
+        return self.session
+
+    @classmethod
+    def fuse(cls, nodes: list[Node]) -> Node:
+        """One stage streaming through all ``nodes`` in one remote call."""
+        return RemoteSegment(nodes)  # type: ignore[arg-type]
+
+    async def _ensure_remote(self) -> str:
+        if self.object_id is None:
+            object_id, _ = await self.session._acreate_object(self.node)
+            self.object_id = object_id
+        return self.object_id
+
+    async def ainitialize(self) -> None:
+        """Creates the node instance in the session (once)."""
+        from remotemedia.remote.client import hop
+
+        await hop(self._ensure_remote())
+
+    def initialize(self) -> None:
+        run_sync(self._ensure_remote())
+
+    async def _aprocess_remote(self, data: Any) -> Outputs:
+        object_id = await self._ensure_remote()
+        try:
+            outputs = await self.session._acall_method(
+                object_id, "__rm_process__", (data,)
+            )
+        except RemoteError as exc:
+            if exc.code != "NOT_FOUND" or "no remote object" not in str(exc):
+                raise
+            # The session was reset or its worker restarted: start a new instance.
+            self.object_id = None
+            object_id = await self._ensure_remote()
+            outputs = await self.session._acall_method(
+                object_id, "__rm_process__", (data,)
+            )
+        return Outputs(outputs)
+
+    async def aprocess(self, data: Any) -> Any:
+        """Processes one input on the server (the remote instance keeps its state)."""
+        from remotemedia.remote.client import hop
+
+        return await hop(self._aprocess_remote(data))
+
+    def process(self, data: Any) -> Any:
+        return run_sync(self._aprocess_remote(data))
+
+    async def _aflush_remote(self) -> Outputs:
+        object_id = await self._ensure_remote()
+        return Outputs(
+            await self.session._acall_method(object_id, "__rm_flush__", (None,))
+        )
+
+    def flush(self) -> Any:
+        return run_sync(self._aflush_remote())
+
+    async def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for item in RemoteSegment([self]).astream(inputs):
+            yield item
+
+    def __repr__(self) -> str:
+        return f"remote({self.node!r} @ {self.session.address})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            f"remote node '{self.name}' cannot be pickled: it is bound to a session"
+        )
+
+
+class RemoteSegment(Node):
+    """Consecutive remote nodes of one session, streamed through one call.
+
+    Args:
+        nodes: The remote nodes, in order (all on one session).
+        name: Stage name.
+    """
+
+    is_remote: ClassVar[bool] = True
+
+    def __init__(self, nodes: list[RemoteNode], name: str | None = None) -> None:
+        super().__init__(name=name or "+".join(n.name for n in nodes))
+        self.nodes = list(nodes)
+        self.session = nodes[0].session
+        self.window = min(n.window for n in nodes)
+
+    async def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Streams ``inputs`` through the segment; yields outputs in order."""
+        from remotemedia.remote.client import hop
+
+        live = {o["id"] for o in await hop(self.session._alist_objects())}
+        ids = []
+        for node in self.nodes:
+            if node.object_id not in live:
+                # New, or lost to a session reset / worker restart: (re)create it.
+                node.object_id = None
+            ids.append(await hop(node._ensure_remote()))
+        spec = epb.PipelineSpec(node_ids=epb.NodeIds(ids=ids))
+        async for item in self.session._stream_spec(spec, inputs, self.window):
+            yield item
+
+    def process(self, data: Any) -> Any:
+        outputs: list[Any] = [data]
+        for node in self.nodes:
+            produced: list[Any] = []
+            for item in outputs:
+                produced.extend(node.process(item))
+            outputs = produced
+        return Outputs(outputs)
+
+
+def remote(node: Node, session: Any = None, *, window: int = 8) -> RemoteNode:
+    """Runs ``node`` on a server session instead of locally.
+
+    Args:
+        node: Any node; its instance (and state) lives in the session's worker.
+        session: A :class:`~remotemedia.remote.Session`; None uses the embedded
+            local server (started on first use).
+        window: Frames in flight on a stream (backpressure bound).
+
+    Returns:
+        A :class:`RemoteNode` to put in a pipeline like any other node.
+    """
+    return RemoteNode(node, session, window=window)

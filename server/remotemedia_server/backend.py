@@ -1,0 +1,467 @@
+"""Worker placement: where a session's worker runs.
+
+The servicer only uses the small :class:`WorkerBackend`/:class:`WorkerHandle`
+interface (create, call, stream, close, health). :class:`LocalProcessBackend` runs
+each worker as a local subprocess from a warm pool; a cluster backend (Ray) can
+implement the same interface without touching the servicer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from remotemedia.core.errors import RemoteError
+from remotemedia.remote.status import error_from_record
+from remotemedia_server import protocol
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["WorkerBackend", "WorkerHandle", "WorkerStream", "LocalProcessBackend"]
+
+
+class WorkerStream(Protocol):
+    """One streaming call on a worker: send inputs, iterate events."""
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def end(self) -> None: ...
+
+    def fail(self, exc: BaseException) -> None: ...
+
+    def events(self, timeout: float | None = None) -> AsyncIterator[bytes]: ...
+
+
+class WorkerHandle(Protocol):
+    """A running session worker."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def death(self) -> str: ...
+
+    async def call(
+        self, op: str, payload: Any, timeout: float | None = None
+    ) -> Any: ...
+
+    def stream(self, op: str, payload: Any) -> WorkerStream: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class WorkerBackend(Protocol):
+    """Creates session workers."""
+
+    async def start(self) -> None: ...
+
+    async def create(self, config: dict[str, Any]) -> WorkerHandle: ...
+
+    async def close(self) -> None: ...
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "worker connection lost"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"worker killed by signal {name}"
+    return f"worker exited with code {code}"
+
+
+class LocalWorker:
+    """A session worker running as a local subprocess."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        kill_grace_s: float,
+    ) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Any] = {}
+        self._alive = True
+        self._death = ""
+        self._expected_exit = False
+        self._death_code = "UNAVAILABLE"
+        self._watchdog: asyncio.Task[None] | None = None
+        self._kill_grace_s = kill_grace_s
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @classmethod
+    async def spawn(
+        cls, kill_grace_s: float = 2.0, timeout: float = 120.0
+    ) -> LocalWorker:
+        """Starts a worker and waits until it is ready."""
+        parent, child = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "remotemedia_server.worker",
+                "--fd",
+                str(child.fileno()),
+                pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+        reader, writer = await asyncio.open_unix_connection(sock=parent)
+        hello = await asyncio.wait_for(protocol.recv_async(reader), timeout)
+        if hello is None:
+            code = await process.wait()
+            raise RemoteError(
+                f"session worker failed to start ({_describe_exit(code)})",
+                code="UNAVAILABLE",
+            )
+        return cls(process, reader, writer, kill_grace_s)
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._alive
+
+    @property
+    def death(self) -> str:
+        return self._death
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                message = await protocol.recv_async(self._reader)
+            except Exception:  # noqa: BLE001 - a garbled frame: the worker is unusable
+                logger.warning("bad message from worker %s", self.pid, exc_info=True)
+                self._death = "worker sent a malformed message and was killed"
+                self._kill()
+                message = None
+            if message is None:
+                break
+            rid, kind, payload = message
+            target = self._pending.get(rid)
+            if target is None:
+                continue  # a reply to a call that was given up
+            if isinstance(target, asyncio.Queue):
+                target.put_nowait((kind, payload))
+            elif not target.done():
+                target.set_result((kind, payload))
+        self._alive = False
+        code = await self.process.wait()
+        if not self._death:
+            self._death = _describe_exit(code)
+        record = {
+            "code": self._death_code,
+            "message": f"session worker crashed ({self._death}); "
+            "the session's state is lost and the next call starts a fresh worker",
+            "error_type": "WorkerCrashed",
+        }
+        if self._expected_exit:
+            record["message"] = f"session worker stopped ({self._death})"
+        for target in list(self._pending.values()):
+            if isinstance(target, asyncio.Queue):
+                target.put_nowait(("err", record))
+            elif not target.done():
+                target.set_result(("err", record))
+
+    async def _send(self, message: Any) -> None:
+        if not self._alive:
+            raise RemoteError(
+                f"session worker is gone ({self._death})", code="UNAVAILABLE"
+            )
+        try:
+            await protocol.send_async(self._writer, message)
+        except (ConnectionError, OSError) as exc:
+            raise RemoteError(
+                f"session worker is gone ({self._death or exc})", code="UNAVAILABLE"
+            ) from exc
+
+    async def _interrupt(self, rid: int, done: Any) -> bool:
+        """Asks the worker to stop call ``rid``; kills it if it does not. True if killed."""
+        with contextlib.suppress(RemoteError):
+            await self._send((0, "cancel", rid))
+        try:
+            await asyncio.wait_for(done(), self._kill_grace_s)
+            return False
+        except (asyncio.TimeoutError, RemoteError):
+            pass
+        if self._alive:
+            self._death = (
+                f"worker did not stop within {self._kill_grace_s:g} s and was killed"
+            )
+            self._kill()
+        return True
+
+    def _kill(self) -> None:
+        self._alive = False  # at once: the next call must not pick this worker
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
+    def watch_memory(self, memory_mb: int, period_s: float = 0.5) -> None:
+        """Kills the worker when its RSS grows past baseline + ``memory_mb``.
+
+        A backstop for memory the worker's RLIMIT_DATA does not count (shared
+        mappings, native allocators); the worker's own limit usually fires first
+        with a MemoryError that leaves the session intact.
+        """
+        try:
+            import psutil
+        except ImportError:
+            return
+        process = psutil.Process(self.pid)
+        baseline = process.memory_info().rss
+        # Headroom above the hard limit: the in-worker limit should act first.
+        limit = baseline + int(memory_mb * 1.25) * 2**20
+
+        async def watch() -> None:
+            while self._alive:
+                await asyncio.sleep(period_s)
+                try:
+                    rss = process.memory_info().rss
+                except psutil.Error:
+                    return
+                if rss > limit and self._alive:
+                    self._death = (
+                        f"memory limit {memory_mb} MB exceeded "
+                        f"(worker RSS {rss / 2**20:.0f} MB); the worker was killed"
+                    )
+                    self._death_code = "RESOURCE_EXHAUSTED"
+                    self._kill()
+                    return
+
+        self._watchdog = asyncio.get_running_loop().create_task(watch())
+
+    # -- calls ----------------------------------------------------------------------
+    async def call(self, op: str, payload: Any, timeout: float | None = None) -> Any:
+        """Runs one request; raises RemoteError with the mapped status code."""
+        rid = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            try:
+                await self._send((rid, op, payload))
+            except BaseException:
+                future.cancel()  # never sent: nothing to wait for
+                raise
+            try:
+                kind, result = await asyncio.wait_for(asyncio.shield(future), timeout)
+            except asyncio.TimeoutError:
+                killed = await self._interrupt(rid, lambda: asyncio.shield(future))
+                raise RemoteError(
+                    _deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
+                ) from None
+            except asyncio.CancelledError:
+                asyncio.get_running_loop().create_task(
+                    self._interrupt(rid, lambda: asyncio.shield(future))
+                )
+                raise
+        finally:
+            # Keep the entry until the worker answers a cancelled call.
+            if future.done():
+                self._pending.pop(rid, None)
+            else:
+                future.add_done_callback(lambda _: self._pending.pop(rid, None))
+        if kind == "err":
+            raise error_from_record(result)
+        return result
+
+    def stream(self, op: str, payload: Any) -> _LocalStream:
+        """Starts a streaming request (``execute`` or ``stream_open``)."""
+        return _LocalStream(self, op, payload)
+
+    async def health(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"alive": self._alive, "pid": self.pid}
+        if not self._alive:
+            info["death"] = self._death
+            return info
+        try:
+            import psutil
+
+            info["rss_mb"] = round(
+                psutil.Process(self.pid).memory_info().rss / 2**20, 1
+            )
+        except Exception:  # noqa: BLE001 - psutil is optional
+            pass
+        return info
+
+    async def close(self) -> None:
+        """Stops the worker (it exits when its socket closes)."""
+        self._expected_exit = True
+        if self._alive:
+            self._death = "session closed"
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 3.0)
+        except asyncio.TimeoutError:
+            self._kill()
+            await self.process.wait()
+        self._reader_task.cancel()
+
+
+def _deadline_message(timeout: float | None, killed: bool) -> str:
+    text = f"call exceeded the {timeout:g} s time limit and was interrupted"
+    if killed:
+        text += (
+            "; the worker did not stop and was restarted, so the session's state "
+            "(variables, objects, remote nodes) was lost"
+        )
+    return text
+
+
+class _LocalStream:
+    """A streaming request on a :class:`LocalWorker`."""
+
+    def __init__(self, worker: LocalWorker, op: str, payload: Any) -> None:
+        self._worker = worker
+        self._op = op
+        self._payload = payload
+        self._rid = next(worker._ids)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._started = False
+        self._finished = False
+
+    async def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._worker._pending[self._rid] = self._queue
+            await self._worker._send((self._rid, self._op, self._payload))
+
+    async def send(self, data: bytes) -> None:
+        await self._start()
+        await self._worker._send((self._rid, "stream_push", data))
+
+    async def end(self) -> None:
+        await self._start()
+        await self._worker._send((self._rid, "stream_end", None))
+
+    def fail(self, exc: BaseException) -> None:
+        self._queue.put_nowait(("fail", exc))
+
+    async def _wait_done(self) -> None:
+        while True:
+            kind, _ = await self._queue.get()
+            if kind in ("ok", "err"):
+                return
+
+    async def events(self, timeout: float | None = None) -> AsyncIterator[bytes]:
+        """Yields the worker's events until it finishes; raises its error."""
+        await self._start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                try:
+                    if remaining is not None and remaining <= 0:
+                        raise asyncio.TimeoutError
+                    kind, payload = await asyncio.wait_for(self._queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    killed = await self._worker._interrupt(self._rid, self._wait_done)
+                    self._finished = True
+                    raise RemoteError(
+                        _deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
+                    ) from None
+                if kind == "event":
+                    yield payload
+                elif kind == "ok":
+                    self._finished = True
+                    return
+                elif kind == "fail":
+                    raise payload
+                else:
+                    self._finished = True
+                    raise error_from_record(payload)
+        finally:
+            if self._finished:
+                self._worker._pending.pop(self._rid, None)
+            else:
+                # Cancelled or abandoned: stop the worker side too.
+                asyncio.get_running_loop().create_task(self._abandon())
+
+    async def _abandon(self) -> None:
+        try:
+            await self._worker._interrupt(self._rid, self._wait_done)
+        finally:
+            self._worker._pending.pop(self._rid, None)
+
+
+class LocalProcessBackend:
+    """Runs each session worker as a local subprocess, from a warm pool.
+
+    Args:
+        warm: Number of idle workers kept started, so that opening a session is fast.
+        kill_grace_s: Seconds a worker gets to stop an interrupted call before it
+            is killed.
+    """
+
+    def __init__(self, warm: int = 1, kill_grace_s: float = 2.0) -> None:
+        self.warm = max(0, warm)
+        self.kill_grace_s = kill_grace_s
+        self._pool: list[LocalWorker] = []
+        self._spawning = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        self._refill()
+
+    def _refill(self) -> None:
+        while not self._closed and len(self._pool) + self._spawning < self.warm:
+            self._spawning += 1
+            task = asyncio.get_running_loop().create_task(self._spawn_into_pool())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _spawn_into_pool(self) -> None:
+        try:
+            worker = await LocalWorker.spawn(self.kill_grace_s)
+        except Exception:  # noqa: BLE001 - the next create() spawns directly
+            logger.warning("warm worker failed to start", exc_info=True)
+            return
+        finally:
+            self._spawning -= 1
+        if self._closed:
+            await worker.close()
+        else:
+            self._pool.append(worker)
+
+    async def create(self, config: dict[str, Any]) -> LocalWorker:
+        """Returns a configured worker (from the warm pool when one is ready)."""
+        worker = None
+        while self._pool:
+            candidate = self._pool.pop(0)
+            if candidate.alive:
+                worker = candidate
+                break
+        self._refill()
+        if worker is None:
+            worker = await LocalWorker.spawn(self.kill_grace_s)
+        await worker.call("configure", config, timeout=60)
+        memory_mb = config.get("limits", {}).get("memory_mb")
+        if memory_mb:
+            worker.watch_memory(int(memory_mb))
+        return worker
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for worker in self._pool:
+            await worker.close()
+        self._pool.clear()

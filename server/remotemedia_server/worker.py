@@ -1,0 +1,734 @@
+"""Session worker process: holds one session's namespace, objects and node instances.
+
+Started by the front end with one end of a socketpair (``--fd``). The main thread
+runs user code (so that SIGINT interrupts it like Ctrl-C in a terminal), a reader
+thread receives requests and cancellations, and an asyncio loop thread runs
+streaming pipeline segments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import builtins
+import inspect
+import io
+import json
+import linecache
+import logging
+import os
+import queue
+import resource
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+# Before anything imports matplotlib: figures go to the client like Jupyter inline.
+os.environ["MPLBACKEND"] = "module://remotemedia_server.mpl_backend"
+
+import remotemedia as rm  # noqa: E402
+from remotemedia.core.errors import NodeError, RemoteError  # noqa: E402
+from remotemedia.core.node import Node, Outputs  # noqa: E402
+from remotemedia.remote import codec  # noqa: E402
+from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
+from remotemedia.remote.status import error_record  # noqa: E402
+from remotemedia_server import protocol  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+_END = object()
+_AWAIT_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_WORKER: Worker | None = None
+
+
+def _vm_data_bytes() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def mime_bundle(obj: Any) -> dict[str, Any]:
+    """Jupyter-style mime bundle of ``obj`` (binary types base64-encoded)."""
+    data: dict[str, Any] = {}
+    repr_bundle = getattr(obj, "_repr_mimebundle_", None)
+    if callable(repr_bundle) and not isinstance(obj, type):
+        try:
+            result = repr_bundle()
+            if isinstance(result, tuple):
+                result = result[0]
+            if isinstance(result, dict):
+                data.update(result)
+        except Exception:  # noqa: BLE001 - a failing repr must not fail the cell
+            logger.debug("_repr_mimebundle_ failed", exc_info=True)
+    if "matplotlib.figure" in sys.modules:
+        from matplotlib.figure import Figure
+
+        if isinstance(obj, Figure):
+            data.setdefault("image/png", _figure_png(obj))
+    for method, mime in (
+        ("_repr_png_", "image/png"),
+        ("_repr_jpeg_", "image/jpeg"),
+        ("_repr_svg_", "image/svg+xml"),
+        ("_repr_html_", "text/html"),
+        ("_repr_markdown_", "text/markdown"),
+        ("_repr_latex_", "text/latex"),
+        ("_repr_json_", "application/json"),
+    ):
+        func = getattr(obj, method, None)
+        if mime in data or not callable(func) or isinstance(obj, type):
+            continue
+        try:
+            value = func()
+        except Exception:  # noqa: BLE001
+            logger.debug("%s failed", method, exc_info=True)
+            continue
+        if isinstance(value, tuple):
+            value = value[0]
+        if value is not None:
+            data[mime] = value
+    if "text/plain" not in data:
+        try:
+            data["text/plain"] = repr(obj)
+        except Exception as exc:  # noqa: BLE001
+            data["text/plain"] = f"<repr failed: {type(exc).__name__}: {exc}>"
+    return codec.to_jsonable_bundle(data)
+
+
+def _figure_png(figure: Any) -> bytes:
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def flush_figures() -> None:
+    """Sends the open pyplot figures as PNG displays and closes them."""
+    if "matplotlib.pyplot" not in sys.modules or _WORKER is None:
+        return
+    import matplotlib.pyplot as plt
+
+    for number in plt.get_fignums():
+        figure = plt.figure(number)
+        _WORKER.display_bundle(
+            codec.to_jsonable_bundle(
+                {
+                    "image/png": _figure_png(figure),
+                    "text/plain": repr(figure),
+                }
+            )
+        )
+    plt.close("all")
+
+
+def _user_code(func: Any, *args: Any) -> Any:
+    """Calls user code; its exceptions become remote errors with their own type."""
+    try:
+        return func(*args)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported with type and traceback
+        raise RemoteError(
+            f"{type(exc).__name__}: {exc}",
+            code="UNKNOWN",
+            remote_traceback="".join(traceback.format_exception(exc)),
+            error_type=type(exc).__name__,
+        ) from exc
+
+
+class _LiveStream(io.TextIOBase):
+    """sys.stdout/sys.stderr replacement: sends each write to the running cell."""
+
+    def __init__(self, worker: Worker, name: str, fallback: Any) -> None:
+        super().__init__()
+        self._worker = worker
+        self._name = name
+        self._fallback = fallback
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text and not self._worker.emit_stream(self._name, text):
+            self._fallback.write(text)
+            self._fallback.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+
+class Worker:
+    """The state and request loop of one session worker."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.send_lock = threading.Lock()
+        # Re-entrant: the SIGINT handler takes it on the main thread, which may
+        # hold it already.
+        self.state_lock = threading.RLock()
+        self.main_sending = False
+        self.interrupt_pending = False
+        self.ops: queue.Queue[Any] = queue.Queue()
+        self.current: int | None = None
+        self.exec_rid: int | None = None
+        self.cancel_target: int | None = None
+        self.cancelled_rids: set[int] = set()
+        self.namespace: dict[str, Any] = {}
+        self.objects: dict[str, Any] = {}
+        self.limits: dict[str, Any] = {}
+        self.allowed_nodes: set[str] | None = None
+        self.cells = 0
+        self.cancelled = 0
+        self.started = time.time()
+        self.streams: dict[int, _Stream] = {}
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(
+            target=self.loop.run_forever, name="rm-worker-loop", daemon=True
+        ).start()
+        self.reset_namespace()
+
+    # -- messaging --------------------------------------------------------------
+    def send(self, rid: int, kind: str, payload: Any) -> None:
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            self.main_sending = True
+        try:
+            protocol.send_blocking(self.sock, (rid, kind, payload), self.send_lock)
+        except OSError:
+            os._exit(0)  # the front end is gone
+        finally:
+            if main:
+                self.main_sending = False
+        if main and self.interrupt_pending:
+            self.interrupt_pending = False
+            raise KeyboardInterrupt
+
+    def error_payload(self, exc: BaseException) -> dict[str, str]:
+        message = None
+        if isinstance(exc, MemoryError) and self.limits.get("memory_mb"):
+            message = (
+                f"memory limit {self.limits['memory_mb']} MB exceeded "
+                f"({type(exc).__name__}: {exc})"
+            )
+        return error_record(exc, message)
+
+    def reply_error(self, rid: int, exc: BaseException) -> None:
+        self.send(rid, "err", self.error_payload(exc))
+
+    def emit_stream(self, name: str, text: str) -> bool:
+        rid = self.exec_rid
+        if rid is None:
+            return False
+        event = epb.ExecuteCodeEvent(stream=epb.StreamChunk(name=name, text=text))
+        self.send(rid, "event", event.SerializeToString())
+        return True
+
+    def display_bundle(self, bundle: dict[str, Any]) -> None:
+        rid = self.exec_rid
+        if rid is None:
+            logger.info("display outside a cell dropped: %s", list(bundle))
+            return
+        event = epb.ExecuteCodeEvent(display_json=json.dumps(bundle))
+        self.send(rid, "event", event.SerializeToString())
+
+    def display(self, *objs: Any, raw: bool = False, **_: Any) -> None:
+        """``display()`` of the session namespace (and of IPython, when present)."""
+        for obj in objs:
+            if raw and isinstance(obj, dict):
+                self.display_bundle(codec.to_jsonable_bundle(obj))
+            else:
+                self.display_bundle(mime_bundle(obj))
+
+    # -- main loops ---------------------------------------------------------------
+    def run(self) -> None:
+        signal.signal(signal.SIGINT, self._on_sigint)
+        sys.stdout = _LiveStream(self, "stdout", sys.__stdout__)
+        sys.stderr = _LiveStream(self, "stderr", sys.__stderr__)
+        self._hook_ipython()
+        threading.Thread(
+            target=self._read_loop, name="rm-worker-read", daemon=True
+        ).start()
+        self.send(0, "hello", {"pid": os.getpid()})
+        while True:
+            message = self.ops.get()
+            if message is None:
+                return
+            rid = message[0]
+            try:
+                kind, result = self._run_op(*message)
+            except KeyboardInterrupt:
+                # An interrupt that lands just after the op finished still means
+                # "cancelled" to the client that asked for it.
+                kind, result = "err", self._cancelled_record()
+            with self.state_lock:
+                self.current = None
+                self.cancel_target = None
+            self.send(rid, kind, result)
+
+    def _cancelled_record(self) -> dict[str, str]:
+        self.cancelled += 1
+        return error_record(RemoteError("the call was cancelled", code="CANCELLED"))
+
+    def _run_op(self, rid: int, op: str, payload: Any) -> tuple[str, Any]:
+        try:
+            with self.state_lock:
+                self.current = rid
+                skip = rid in self.cancelled_rids
+                self.cancelled_rids.discard(rid)
+            if skip:
+                raise KeyboardInterrupt
+            return "ok", getattr(self, f"op_{op}")(rid, payload)
+        except KeyboardInterrupt:
+            return "err", self._cancelled_record()
+        except BaseException as exc:  # noqa: BLE001 - reported to the client
+            return "err", self.error_payload(exc)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        with self.state_lock:
+            hit = self.cancel_target is not None and self.cancel_target == self.current
+            if hit:
+                self.cancel_target = None
+                if self.main_sending:
+                    # Never break a half-sent frame: interrupt once it is out.
+                    self.interrupt_pending = True
+                    hit = False
+        if hit:
+            raise KeyboardInterrupt
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                message = protocol.recv_blocking(self.sock)
+            except OSError:
+                message = None
+            if message is None:
+                os._exit(0)  # the front end closed the session or died
+            rid, op, payload = message
+            if op == "cancel":
+                self._cancel(payload)
+            elif op == "status":
+                self.send(rid, "ok", self.status())
+            elif op == "stream_open":
+                self.loop.call_soon_threadsafe(self._open_stream, rid, payload)
+            elif op == "stream_push":
+                self.loop.call_soon_threadsafe(self._push_stream, rid, payload)
+            elif op == "stream_end":
+                self.loop.call_soon_threadsafe(self._push_stream, rid, _END)
+            elif op == "shutdown":
+                os._exit(0)
+            else:
+                self.ops.put(message)
+
+    def _cancel(self, target: int) -> None:
+        if target in self.streams:
+            stream = self.streams[target]
+            if stream.task is not None:
+                self.loop.call_soon_threadsafe(stream.task.cancel)
+            return
+        with self.state_lock:
+            if self.current == target:
+                self.cancel_target = target
+                interrupt = True
+            else:
+                self.cancelled_rids.add(target)
+                interrupt = False
+        if interrupt:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _hook_ipython(self) -> None:
+        # IPython's display() prints a repr when no shell runs; route it to the cell.
+        try:
+            import IPython.core.display_functions as display_functions
+            import IPython.display as ipython_display
+        except ImportError:
+            return
+        display_functions.display = self.display  # type: ignore[assignment]
+        ipython_display.display = self.display  # type: ignore[assignment]
+        try:
+            from remotemedia.notebook import display as rm_display
+        except ImportError:
+            return
+        # rm.show() displays only inside IPython; a running cell counts as one here.
+        rm_display._in_ipython = lambda: (  # type: ignore[attr-defined]
+            self if self.exec_rid is not None else None
+        )
+
+    # -- state ------------------------------------------------------------------
+    def reset_namespace(self) -> None:
+        self.namespace.clear()
+        self.namespace.update(
+            {"__name__": "__main__", "__builtins__": builtins, "display": self.display}
+        )
+
+    def status(self) -> dict[str, Any]:
+        variables = sorted(
+            k for k in list(self.namespace) if not k.startswith("_") and k != "display"
+        )
+        return {
+            "pid": os.getpid(),
+            "worker_uptime_s": round(time.time() - self.started, 3),
+            "rss_mb": round(_rss_bytes() / 2**20, 1),
+            "n_objects": len(self.objects),
+            "variables": variables,
+            "cells": self.cells,
+            "cancelled": self.cancelled,
+            "streams": len(self.streams),
+        }
+
+    def _object(self, object_id: str) -> Any:
+        try:
+            return self.objects[object_id]
+        except KeyError:
+            raise KeyError(f"no remote object '{object_id}' in this session") from None
+
+    def _check_node_type(self, node: Any) -> None:
+        if self.allowed_nodes is None or not isinstance(node, Node):
+            return
+        if node.registry_name() not in self.allowed_nodes:
+            raise PermissionError(
+                f"node type '{node.registry_name()}' is not allowed on this server"
+            )
+
+    # -- ops (main thread) --------------------------------------------------------
+    def op_configure(self, rid: int, payload: dict[str, Any]) -> dict[str, Any]:
+        self.limits = dict(payload.get("limits", {}))
+        allowed = payload.get("allowed_nodes")
+        self.allowed_nodes = set(allowed) if allowed is not None else None
+        for module in payload.get("node_modules", ()):
+            __import__(module)
+        memory_mb = self.limits.get("memory_mb")
+        base = _vm_data_bytes()
+        if memory_mb and base is not None:
+            # Allocations beyond the worker's baseline fail with MemoryError.
+            limit = base + int(memory_mb) * 2**20
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, resource.RLIM_INFINITY))
+        return {"pid": os.getpid()}
+
+    def op_execute(self, rid: int, payload: dict[str, Any]) -> None:
+        self.cells += 1
+        filename = f"<remote-cell-{self.cells}>"
+        code = payload["code"]
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        self.exec_rid = rid
+        try:
+            try:
+                tree = ast.parse(code, filename, "exec")
+                last = None
+                if tree.body and isinstance(tree.body[-1], ast.Expr):
+                    last = ast.Expression(tree.body.pop().value)
+                self._run_code(compile(tree, filename, "exec", flags=_AWAIT_FLAGS))
+                value = None
+                if last is not None:
+                    value = self._run_code(
+                        compile(last, filename, "eval", flags=_AWAIT_FLAGS)
+                    )
+                flush_figures()
+            except (KeyboardInterrupt, MemoryError):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the cell's own error
+                flush_figures()
+                self._send_cell_error(rid, exc, filename)
+                return
+            if value is not None:
+                self.namespace["_"] = value
+                event = epb.ExecuteCodeEvent(result_json=json.dumps(mime_bundle(value)))
+                self.send(rid, "event", event.SerializeToString())
+        finally:
+            self.exec_rid = None
+        return None
+
+    def _run_code(self, code: Any) -> Any:
+        # Top-level `await` (as in IPython) compiles to a coroutine: it runs on the
+        # worker's event loop while this thread waits (and stays interruptible).
+        result = eval(code, self.namespace)
+        if code.co_flags & inspect.CO_COROUTINE:
+            result = self._run_on_loop(result)
+        return result
+
+    def _send_cell_error(self, rid: int, exc: BaseException, filename: str) -> None:
+        tb = exc.__traceback__
+        # Drop the worker's own frames: the traceback starts in the cell.
+        while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+            tb = tb.tb_next
+        if isinstance(exc, SyntaxError):
+            tb = None
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+        error = epb.RemoteException(
+            error_type=type(exc).__name__, message=str(exc), traceback=text
+        )
+        self.send(rid, "event", epb.ExecuteCodeEvent(error=error).SerializeToString())
+
+    def op_push(self, rid: int, payload: dict[str, bytes]) -> None:
+        values = {
+            name: codec.loads(data, f"variable '{name}'")
+            for name, data in payload.items()
+        }
+        self.namespace.update(values)
+
+    def op_pull(self, rid: int, names: list[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for name in names:
+            if name not in self.namespace:
+                raise KeyError(f"variable '{name}' is not defined in the session")
+            try:
+                out[name] = codec.dumps(self.namespace[name], f"variable '{name}'")
+            except TypeError as exc:
+                raise RemoteError(
+                    str(exc), code="FAILED_PRECONDITION", error_type="PicklingError"
+                ) from exc
+        return out
+
+    def op_reset(self, rid: int, payload: Any) -> dict[str, Any]:
+        self.reset_namespace()
+        self.objects.clear()
+        return {"reset": True}
+
+    def op_create(self, rid: int, data: bytes) -> dict[str, str]:
+        limit = self.limits.get("max_objects")
+        if limit and len(self.objects) >= limit:
+            raise RemoteError(
+                f"object limit {limit} reached; delete objects or reset the session",
+                code="RESOURCE_EXHAUSTED",
+            )
+        obj = codec.loads(data, "remote object")
+        self._check_node_type(obj)
+        object_id = uuid.uuid4().hex[:16]
+        self.objects[object_id] = obj
+        kind = type(obj)
+        return {
+            "object_id": object_id,
+            "type_name": f"{kind.__module__}.{kind.__qualname__}",
+        }
+
+    def op_delete(self, rid: int, object_id: str) -> None:
+        self.objects.pop(object_id, None)
+
+    def op_objects(self, rid: int, payload: Any) -> list[dict[str, str]]:
+        return [
+            {"id": oid, "type": f"{type(o).__module__}.{type(o).__qualname__}"}
+            for oid, o in self.objects.items()
+        ]
+
+    def op_getattr(self, rid: int, payload: dict[str, str]) -> dict[str, Any]:
+        obj = self._object(payload["object_id"])
+        value = _user_code(getattr, obj, payload["name"])
+        if callable(value) and not isinstance(value, type):
+            return {"callable": True, "value": None}
+        return {"callable": False, "value": codec.encode_bytes(value, payload["name"])}
+
+    def op_call(self, rid: int, payload: dict[str, Any]) -> bytes:
+        obj = self._object(payload["object_id"])
+        args, kwargs = codec.loads(payload["args"], "method arguments")
+        method = payload["method"]
+        if method == "__rm_process__":
+            coro = self._process(obj, args[0])
+            result: Any = Outputs(_user_code(self._run_on_loop, coro))
+        elif method == "__rm_flush__":
+            result = Outputs(_user_code(self._run_on_loop, self._flush(obj)))
+        else:
+            result = _user_code(lambda: getattr(obj, method)(*args, **kwargs))
+        return codec.encode_bytes(result, f"result of {method}()")
+
+    def op_run_pipeline(self, rid: int, payload: dict[str, Any]) -> list[bytes]:
+        nodes, owned = self._build_nodes(payload["spec"])
+        data = codec.decode_bytes(payload["input"], "pipeline input")
+        outputs = self._run_on_loop(self._run_once(nodes, owned, data))
+        return [self._encode_output(o, nodes) for o in outputs]
+
+    def _run_on_loop(self, coro: Any) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+
+    # -- nodes and streams (asyncio loop) ------------------------------------------
+    def _build_nodes(self, spec: dict[str, Any]) -> tuple[list[Node], bool]:
+        if "manifest" in spec:
+            pipeline = rm.Pipeline.from_manifest(spec["manifest"])
+            nodes = list(pipeline.nodes)
+            owned = True
+        elif "pickled" in spec:
+            nodes = codec.loads(spec["pickled"], "pickled nodes")
+            owned = True
+        else:
+            nodes = [self._object(oid) for oid in spec["ids"]]
+            owned = False
+        if not isinstance(nodes, list) or not all(isinstance(n, Node) for n in nodes):
+            raise codec.CodecError("a pipeline segment must be a list of nodes")
+        for node in nodes:
+            self._check_node_type(node)
+        return nodes, owned
+
+    @staticmethod
+    async def _process(node: Node, data: Any) -> list[Any]:
+        await node._ensure_initialized()
+        return await node.process_one(data)
+
+    @staticmethod
+    async def _flush(node: Node) -> list[Any]:
+        await node._ensure_initialized()
+        return await node.flush_outputs()
+
+    @staticmethod
+    async def _chain(nodes: list[Node], start: int, items: list[Any]) -> list[Any]:
+        for node in nodes[start:]:
+            produced: list[Any] = []
+            for item in items:
+                if isinstance(item, NodeError):
+                    produced.append(item)
+                    continue
+                try:
+                    produced.extend(await node.process_one(item))
+                except Exception as exc:  # noqa: BLE001 - becomes an error record
+                    produced.append(NodeError.from_exception(node.name, exc, item))
+            items = produced
+        return items
+
+    async def _flush_chain(self, nodes: list[Node]) -> list[Any]:
+        out: list[Any] = []
+        for index, node in enumerate(nodes):
+            try:
+                items = await node.flush_outputs()
+            except Exception as exc:  # noqa: BLE001
+                items = [NodeError.from_exception(node.name, exc, "<end of stream>")]
+            out.extend(await self._chain(nodes, index + 1, items))
+        return out
+
+    async def _run_once(self, nodes: list[Node], owned: bool, data: Any) -> list[Any]:
+        try:
+            for node in nodes:
+                await node._ensure_initialized()
+            outputs = await self._chain(nodes, 0, [data])
+            outputs.extend(await self._flush_chain(nodes))
+            return outputs
+        finally:
+            if owned:
+                for node in nodes:
+                    await node._ensure_cleaned_up()
+
+    def _encode_output(self, value: Any, nodes: list[Node]) -> bytes:
+        try:
+            return codec.encode_bytes(value, "node output")
+        except TypeError as exc:
+            name = nodes[-1].name if nodes else "pipeline"
+            return codec.encode_bytes(NodeError.from_exception(name, exc, value))
+
+    def _open_stream(self, rid: int, spec: dict[str, Any]) -> None:
+        stream = _Stream()
+        self.streams[rid] = stream
+        stream.task = self.loop.create_task(self._stream_main(rid, spec, stream))
+
+    def _push_stream(self, rid: int, item: Any) -> None:
+        stream = self.streams.get(rid)
+        if stream is not None:
+            stream.queue.put_nowait(item)
+
+    async def _stream_main(
+        self, rid: int, spec: dict[str, Any], stream: _Stream
+    ) -> None:
+        nodes: list[Node] = []
+        owned = False
+        try:
+            nodes, owned = self._build_nodes(spec)
+            for node in nodes:
+                await node._ensure_initialized()
+            count = 0
+            while True:
+                item = await stream.queue.get()
+                if item is _END:
+                    break
+                value = codec.decode_bytes(item, "stream frame")
+                outputs = await self._chain(nodes, 0, [value])
+                count += 1
+                self._send_stream_outputs(rid, outputs, count, nodes)
+            self._send_stream_outputs(rid, await self._flush_chain(nodes), count, nodes)
+            self.send(rid, "ok", count)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            self.send(
+                rid,
+                "err",
+                error_record(RemoteError("the stream was cancelled", code="CANCELLED")),
+            )
+        except BaseException as exc:  # noqa: BLE001
+            self.reply_error(rid, exc)
+        finally:
+            self.streams.pop(rid, None)
+            if owned:
+                for node in nodes:
+                    try:
+                        await node._ensure_cleaned_up()
+                    except Exception:  # noqa: BLE001
+                        logger.warning("cleanup of %s failed", node.name, exc_info=True)
+
+    def _send_stream_outputs(
+        self, rid: int, outputs: list[Any], count: int, nodes: list[Node]
+    ) -> None:
+        response = epb.StreamResponse(ack=count)
+        for value in outputs:
+            slot = response.values.add()
+            try:
+                codec.encode(value, "node output", slot)
+            except TypeError as exc:
+                name = nodes[-1].name if nodes else "pipeline"
+                slot.Clear()
+                codec.encode(NodeError.from_exception(name, exc, value), msg=slot)
+        self.send(rid, "event", response.SerializeToString())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: ``python -m remotemedia_server.worker --fd N``."""
+    global _WORKER
+    parser = argparse.ArgumentParser(description="remotemedia session worker")
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="worker %(levelname)s %(message)s"
+    )
+    sock = socket.socket(fileno=args.fd)
+    sock.setblocking(True)
+    _WORKER = Worker(sock)
+    _WORKER.run()
+
+
+if __name__ == "__main__":
+    # Run the imported module, not this __main__ copy, so that the matplotlib
+    # backend and display hooks see the same worker globals.
+    from remotemedia_server.worker import main as _main
+
+    _main()
