@@ -8,6 +8,7 @@ that take long move to their own thread so they never stall the other stages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
@@ -239,8 +240,9 @@ class Pipeline:
         if resolve_engine(engine) == "rust" and self._rust_capable(engine):
             from remotemedia.core.rust_engine import stream_pipeline
 
-            async for item in stream_pipeline(self, source):
-                yield item
+            async with contextlib.aclosing(stream_pipeline(self, source)) as items:
+                async for item in items:
+                    yield item
             return
         inputs, skip = self._input(source)
         own_context = not self._entered
@@ -278,7 +280,9 @@ class Pipeline:
             if own_context:
                 await self.__aexit__(None, None, None)
 
-    async def acollect(self, source: Any = None, *, engine: str = "python") -> list[Any]:
+    async def acollect(
+        self, source: Any = None, *, engine: str = "python"
+    ) -> list[Any]:
         """Streams ``source`` and returns all outputs as a list."""
         return [item async for item in self.stream(source, engine=engine)]
 

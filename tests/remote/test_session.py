@@ -151,7 +151,10 @@ def test_status_info_reset_and_nodes(session: Session) -> None:
     status = session.status()
     assert status["variables"] == [] and status["n_objects"] == 0
     names = {n["name"] for n in session.list_nodes()}
-    assert names == {info.name for info in rm.list_nodes()}
+    # Other test modules register their own nodes in this process; the server knows
+    # the built-in ones, which must all be listed.
+    builtins = {i.name for i in rm.list_nodes() if i.module.startswith("remotemedia.")}
+    assert builtins <= names
 
 
 async def test_async_api_from_another_loop(session: Session) -> None:
