@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Rust runtime and installs it as remotemedia/_runtime<EXT_SUFFIX>, next
+# Builds the Rust runtime with maturin (cargo alone when maturin is absent) and installs it as remotemedia/_runtime<EXT_SUFFIX>, next
 # to the package sources, so that `import remotemedia._runtime` works with the
 # editable install. Incremental: quick when nothing changed.
 #
@@ -34,18 +34,41 @@ export PYO3_PYTHON="$python"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
 
 suffix="$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
-flags=(--lib --features extension-module --manifest-path "$here/Cargo.toml")
-if [ "$profile" = release ]; then flags+=(--release); fi
-
-cargo build "${flags[@]}"
-
-built=""
-for name in lib_runtime.so lib_runtime.dylib _runtime.dll; do
-    if [ -f "$CARGO_TARGET_DIR/$profile/$name" ]; then built="$CARGO_TARGET_DIR/$profile/$name"; break; fi
-done
-if [ -z "$built" ]; then
-    echo "build.sh: cargo finished but no library was found in $CARGO_TARGET_DIR/$profile" >&2
-    exit 1
+maturin="$(dirname "$python")/maturin"
+[ -x "$maturin" ] || maturin="$(command -v maturin || true)"
+if [ -n "$maturin" ]; then
+    # maturin builds the extension wheel; its one shared library is taken out of the
+    # wheel and put beside the package sources (editable install).
+    wheels="$CARGO_TARGET_DIR/wheels"
+    rm -rf "$wheels"
+    mflags=(build --features extension-module --manifest-path "$here/Cargo.toml"
+            --interpreter "$python" --out "$wheels" --quiet)
+    if [ "$profile" = release ]; then mflags+=(--release); fi
+    "$maturin" "${mflags[@]}"
+    wheel="$(ls "$wheels"/*.whl)"
+    built="$CARGO_TARGET_DIR/_runtime$suffix"
+    "$python" - "$wheel" "$built" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as zf:
+    (lib,) = [n for n in zf.namelist() if n.rsplit("/", 1)[-1].startswith("_runtime.")
+              and n.endswith((".so", ".pyd", ".dylib"))]
+    with zf.open(lib) as src, open(out, "wb") as dst:
+        dst.write(src.read())
+PY
+else
+    echo "build.sh: maturin not found, building with cargo directly" >&2
+    flags=(--lib --features extension-module --manifest-path "$here/Cargo.toml")
+    if [ "$profile" = release ]; then flags+=(--release); fi
+    cargo build "${flags[@]}"
+    built=""
+    for name in lib_runtime.so lib_runtime.dylib _runtime.dll; do
+        if [ -f "$CARGO_TARGET_DIR/$profile/$name" ]; then built="$CARGO_TARGET_DIR/$profile/$name"; break; fi
+    done
+    if [ -z "$built" ]; then
+        echo "build.sh: cargo finished but no library was found in $CARGO_TARGET_DIR/$profile" >&2
+        exit 1
+    fi
 fi
 
 dest="$root/remotemedia/_runtime$suffix"
