@@ -3,7 +3,8 @@
 Run: ``python benchmarks/remote_latency.py [--frames N]`` (under a minute).
 
 Rows:
-  * raw grpc.aio bidi echo of the encoded frame bytes (the floor),
+  * raw grpc.aio bidi echo of the encoded frame bytes (the floor), with the echo
+    server in this process and in a separate process (like the remote server),
   * a remote passthrough node streaming 20 ms 48 kHz mono frames,
   * a RemoteObject method call,
   * an 8 MB video frame round trip (raw echo and remote node),
@@ -14,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -91,8 +95,26 @@ async def start_echo() -> tuple[grpc.aio.Server, str]:
     return server, f"127.0.0.1:{port}"
 
 
+async def serve_echo_forever() -> None:
+    """Runs the echo server in this process (``--echo-server``), printing its address."""
+    server, address = await start_echo()
+    print(address, flush=True)
+    await server.wait_for_termination()
+
+
+def spawn_echo() -> tuple[subprocess.Popen[str], str]:
+    """Starts the echo server in a separate process (like the remote server)."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--echo-server"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
 async def raw_echo(
-    address: str, payload: bytes, frames: int, window: int = 8
+    address: str, payload: bytes, frames: int, window: int = 8, where: str = ""
 ) -> tuple[Row, Row]:
     async with grpc.aio.insecure_channel(
         address,
@@ -110,7 +132,7 @@ async def raw_echo(
             await call.read()
             latencies.append(time.perf_counter() - start)
         await call.done_writing()
-        ping = Row("raw grpc.aio bidi echo (1 in flight)", latencies, None)
+        ping = Row(f"raw grpc.aio bidi echo{where} (1 in flight)", latencies, None)
 
         call = bidi()
         sent: list[float] = []
@@ -132,7 +154,7 @@ async def raw_echo(
             credits.release()
         await task
         rate = frames / (time.perf_counter() - start)
-        flow = Row(f"raw grpc.aio bidi echo (window {window})", lat, rate)
+        flow = Row(f"raw grpc.aio bidi echo{where} (window {window})", lat, rate)
         return ping, flow
 
 
@@ -203,7 +225,15 @@ def ray_row(calls: int) -> Row | str:
         import ray
     except ImportError:
         return "ray not installed (pip install ray) - Ray actor row skipped"
-    ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    # A private local instance on 127.0.0.1 (never an existing cluster).
+    ray.init(
+        address="local",
+        num_cpus=1,
+        include_dashboard=False,
+        logging_level="ERROR",
+        _node_ip_address="127.0.0.1",
+    )
     try:
         actor = ray.remote(Counter).remote()
         ray.get(actor.increment.remote())
@@ -221,7 +251,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=500, help="audio frames per row")
     parser.add_argument("--big", type=int, default=10, help="8 MB round trips")
+    parser.add_argument("--window", type=int, default=8, help="frames in flight")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")
+    parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.echo_server:
+        asyncio.run(serve_echo_forever())
+        return
 
     n = SAMPLE_RATE * FRAME_MS // 1000
     rng = np.random.default_rng(0)
@@ -242,13 +278,24 @@ def main(argv: list[str] | None = None) -> None:
     async def echo_rows() -> list[Row]:
         server, address = await start_echo()
         try:
-            ping, flow = await raw_echo(address, payload, args.frames)
+            ping, flow = await raw_echo(address, payload, args.frames, args.window)
             big = await raw_big(address, big_payload, args.big)
             return [ping, flow, big]
         finally:
             await server.stop(None)
 
     ping, flow, big = asyncio.run_coroutine_threadsafe(echo_rows(), loop).result()
+    echo_process, echo_address = spawn_echo()
+    try:
+        xping, xflow = asyncio.run_coroutine_threadsafe(
+            raw_echo(
+                echo_address, payload, args.frames, args.window, ", other process"
+            ),
+            loop,
+        ).result()
+    finally:
+        echo_process.terminate()
+        echo_process.wait()
 
     server = rm.start_server(args=["--workers", "1"])
     try:
@@ -260,14 +307,24 @@ def main(argv: list[str] | None = None) -> None:
             opens.append(time.perf_counter() - start)
         open_row = Row("connect + OpenSession (warm pool)", opens, None)
         with rm.connect(server.address, server.token) as session:
-            rows: list[tuple[Row, Row | None]] = [(ping, None), (flow, None)]
+            rows: list[tuple[Row, Row | None]] = [
+                (ping, None),
+                (flow, None),
+                (xping, ping),
+                (xflow, flow),
+            ]
             stream_ping = rm.core._sync.run_sync(
                 remote_stream(
                     session, frames, 1, "remote passthrough node (1 in flight)"
                 )
             )
             stream_flow = rm.core._sync.run_sync(
-                remote_stream(session, frames, 8, "remote passthrough node (window 8)")
+                remote_stream(
+                    session,
+                    frames,
+                    args.window,
+                    f"remote passthrough node (window {args.window})",
+                )
             )
             rows += [(stream_ping, ping), (stream_flow, flow)]
             rows.append((remote_calls(session, args.frames), ping))
@@ -276,14 +333,14 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((open_row, None))
     finally:
         server.stop()
-    ray = ray_row(min(args.frames, 200))
+    ray = "--no-ray given" if args.no_ray else ray_row(min(args.frames, 200))
 
     print(
         f"\n{args.frames} frames of {FRAME_MS} ms at {SAMPLE_RATE} Hz mono "
         f"({len(payload)} B encoded); 8 MB frame = {len(big_payload) / 2**20:.1f} MiB"
     )
     header = (
-        f"{'row':44s} {'p50 ms':>8s} {'p99 ms':>8s} {'frames/s':>10s} "
+        f"{'row':52s} {'p50 ms':>8s} {'p99 ms':>8s} {'frames/s':>10s} "
         f"{'p50/raw':>8s} {'rate/raw':>8s}"
     )
     print(header)
@@ -297,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{row.rate / base.rate:8.2f}" if base and row.rate and base.rate else ""
         )
         print(
-            f"{row.name:44s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {rate_ratio}"
+            f"{row.name:52s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {rate_ratio}"
         )
     if isinstance(ray, str):
         print(f"(skipped) {ray}")

@@ -25,6 +25,7 @@ METHODS: dict[str, tuple[str, Any, Any]] = {
     "StreamPipeline": ("stream_stream", epb.StreamRequest, epb.StreamResponse),
     "CreateObject": ("unary_unary", epb.CreateObjectRequest, epb.ObjectRef),
     "CallMethod": ("unary_unary", epb.CallMethodRequest, epb.CallMethodResponse),
+    "CallStream": ("stream_stream", epb.CallStreamRequest, epb.CallStreamResponse),
     "GetAttribute": ("unary_unary", epb.GetAttributeRequest, epb.GetAttributeResponse),
     "DeleteObject": ("unary_unary", epb.ObjectRef, epb.DeleteObjectResponse),
     "ListObjects": ("unary_unary", epb.SessionRef, epb.JsonResponse),

@@ -9,7 +9,9 @@ methods hop to that loop from whatever loop awaits them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -197,6 +199,8 @@ class Session:
         self._server = server
         self._channel: grpc.aio.Channel | None = None
         self._stubs: dict[str, Any] = {}
+        self._raw_stream: Any = None
+        self._calls: _CallStream | None = None
         self._closed = False
         run_sync(self._aopen(tls, timeout))
 
@@ -229,6 +233,12 @@ class Session:
                 request_serializer=request_type.SerializeToString,
                 response_deserializer=response_type.FromString,
             )
+        # Streams send pre-serialized requests (frames are encoded once).
+        self._raw_stream = channel.stream_stream(
+            _rpc.path("StreamPipeline"),
+            request_serializer=None,
+            response_deserializer=epb.StreamResponse.FromString,
+        )
         client = f"python {platform.python_version()} pid {os.getpid()}"
         try:
             info = await self._unary(
@@ -313,6 +323,8 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        if self._calls is not None:
+            self._calls.close()
         try:
             await self._unary("CloseSession", self._ref(), timeout=10)
         except RemoteError as exc:
@@ -546,26 +558,50 @@ class Session:
         kwargs: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        request = epb.CallMethodRequest(
-            session_id=self.id,
-            object_id=object_id,
-            method=method,
-            pickled_args=dumps_for_remote(
-                (tuple(args), dict(kwargs or {})), "arguments"
-            ),
-            timeout_s=float(timeout or 0),
+        # Built in place (a nested message assigned later would be copied).
+        request = epb.CallStreamRequest()
+        call = request.call
+        call.session_id = self.id
+        call.object_id = object_id
+        call.method = method
+        call.pickled_args = dumps_for_remote(
+            (tuple(args), dict(kwargs or {})), "arguments"
         )
-        reply = await self._unary("CallMethod", request)
+        call.timeout_s = float(timeout or 0)
+        reply = await self._call_stream(request)
         return codec.decode(reply.result, f"result of {method}()")
 
+    async def _call_stream(self, request: epb.CallStreamRequest) -> Any:
+        """Runs one CallMethod through the session's long-lived CallStream.
+
+        The stream opens on first use and again after it fails; a failure fails
+        only the calls waiting on it. Cancelling the caller cancels the call on
+        the server.
+        """
+        if self._closed:
+            raise RemoteError(
+                f"session {self.id} is closed", code="FAILED_PRECONDITION"
+            )
+        if self._calls is None:
+            self._calls = _CallStream(self)
+        calls = self._calls
+        return await calls.call(request)
+
     async def _aget_attribute(self, object_id: str, name: str) -> tuple[bool, Any]:
+        callable_, value, _ = await self._aget_attribute_info(object_id, name)
+        return callable_, value
+
+    async def _aget_attribute_info(
+        self, object_id: str, name: str
+    ) -> tuple[bool, Any, bool]:
+        """(callable, value, a plain method of the object's class)."""
         request = epb.GetAttributeRequest(
             session_id=self.id, object_id=object_id, name=name
         )
         reply = await self._unary("GetAttribute", request)
         if reply.callable:
-            return True, None
-        return False, codec.decode(reply.value, name)
+            return True, None, reply.method
+        return False, codec.decode(reply.value, name), False
 
     async def _adelete_object(self, object_id: str) -> None:
         await self._unary(
@@ -656,92 +692,347 @@ class Session:
     async def _stream_spec(
         self, spec: epb.PipelineSpec, inputs: Any, window: int = 8
     ) -> AsyncIterator[Any]:
-        """Streams through one bidi StreamPipeline call (see :meth:`stream`)."""
-        caller = asyncio.get_running_loop()
+        """Streams through one bidi StreamPipeline call (see :meth:`stream`).
+
+        The call lives on the background loop. Called there (sync pipelines,
+        ``run_sync``), everything runs in place; from another loop, inputs are
+        pulled on the caller's loop and outputs handed back to it.
+        """
         loop = background_loop()
+        caller = asyncio.get_running_loop()
+        window = max(1, window)
+        if caller is loop:
+            credits = asyncio.Semaphore(window)
+            local_pull = _puller(inputs)
+            async for values, acked in self._stream_core(
+                spec, local_pull, credits, window
+            ):
+                for value in values:
+                    yield value
+                for _ in range(acked):
+                    credits.release()
+            return
+
         outbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        inbox: asyncio.Queue[Any] = asyncio.Queue()  # used on the background loop only
-        credits = asyncio.Semaphore(max(1, window))
+        state: dict[str, asyncio.Semaphore] = {}
 
         def deliver(kind: str, payload: Any) -> None:
             caller.call_soon_threadsafe(outbox.put_nowait, (kind, payload))
 
-        async def feed() -> None:
+        caller_pull = _puller(inputs)
+
+        async def pull() -> Any:
+            # The inputs belong to the caller's loop: iterate them there.
+            return await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(caller_pull(), caller)
+            )
+
+        async def run() -> None:
+            state["credits"] = credits = asyncio.Semaphore(window)
             try:
-                if isinstance(inputs, AsyncIterable):
-                    async for item in inputs:
-                        await credits.acquire()
-                        msg = epb.StreamRequest(
-                            frame=codec.encode(item, "stream frame")
-                        )
-                        loop.call_soon_threadsafe(inbox.put_nowait, msg)
-                else:
-                    for item in inputs:
-                        await credits.acquire()
-                        msg = epb.StreamRequest(
-                            frame=codec.encode(item, "stream frame")
-                        )
-                        loop.call_soon_threadsafe(inbox.put_nowait, msg)
+                async for item in self._stream_core(spec, pull, credits, window):
+                    deliver("resp", item)
+                deliver("done", None)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # noqa: BLE001 - re-raised by the consumer
-                deliver("input_error", exc)
-                return
-            loop.call_soon_threadsafe(
-                inbox.put_nowait, epb.StreamRequest(end=epb.StreamEnd())
-            )
+                deliver("error", exc)
 
-        future = asyncio.run_coroutine_threadsafe(
-            self._bidi(spec, inbox, deliver), loop
-        )
-        feeder = caller.create_task(feed())
-        acked = 0
+        def release(n: int) -> None:
+            for _ in range(n):
+                state["credits"].release()
+
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
         try:
             while True:
                 kind, payload = await outbox.get()
                 if kind == "resp":
-                    for value in payload.values:
-                        yield codec.decode(value, "stream output")
-                    for _ in range(int(payload.ack) - acked):
-                        credits.release()
-                    acked = max(acked, int(payload.ack))
+                    values, acked = payload
+                    for value in values:
+                        yield value
+                    if acked:
+                        loop.call_soon_threadsafe(release, acked)
                 elif kind == "done":
                     break
                 else:
                     raise payload
         finally:
-            feeder.cancel()
             if not future.done():
                 future.cancel()
 
-    async def _bidi(
+    async def _stream_core(
         self,
         spec: epb.PipelineSpec,
-        inbox: asyncio.Queue[Any],
-        deliver: Callable[[str, Any], None],
-    ) -> None:
-        async def requests() -> AsyncIterator[Any]:
-            yield epb.StreamRequest(
-                open=epb.StreamOpen(session_id=self.id, pipeline=spec)
+        pull: Callable[[], Coroutine[Any, Any, Any]],
+        credits: asyncio.Semaphore,
+        window: int,
+    ) -> AsyncIterator[tuple[list[Any], int]]:
+        """Yields (outputs, inputs newly acknowledged) per response, in order.
+
+        Runs on the background loop. A feeder pulls inputs while ``credits`` allow
+        (the consumer releases one per acknowledged input) and a sender writes what
+        is queued: one frame alone, several at once as one batch message.
+        """
+        if self._closed:
+            raise RemoteError(
+                f"session {self.id} is closed", code="FAILED_PRECONDITION"
             )
+        call = self._raw_stream(metadata=self._metadata)
+        queued: list[bytes] = []
+        ready = asyncio.Event()
+        finished = False
+        problem: list[BaseException] = []
+
+        async def feed() -> None:
+            nonlocal finished
+            try:
+                while True:
+                    await credits.acquire()
+                    try:
+                        item = await pull()
+                    except StopAsyncIteration:
+                        break
+                    queued.append(codec.encode_bytes(item, "stream frame"))
+                    ready.set()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                problem.append(exc)
+                call.cancel()  # wakes the reader, which raises it
+            finished = True
+            ready.set()
+
+        async def send_open() -> None:
+            await call.write(
+                epb.StreamRequest(
+                    open=epb.StreamOpen(session_id=self.id, pipeline=spec)
+                ).SerializeToString()
+            )
+
+        async def send() -> None:
+            await send_open()
             while True:
-                message = await inbox.get()
-                yield message
-                if message.WhichOneof("kind") == "end":
+                await ready.wait()
+                ready.clear()
+                if queued:
+                    batch = queued[:]
+                    queued.clear()
+                    await call.write(_stream_message(batch))
+                if finished and not queued:
+                    if not problem:
+                        await call.write(_END_REQUEST)
+                        await call.done_writing()
                     return
 
-        call = self._stubs["StreamPipeline"](requests(), metadata=self._metadata)
+        async def feed_and_send() -> None:
+            # One frame in flight: nothing to batch, so write from here (one task
+            # hop less per frame).
+            await send_open()
+            while True:
+                await credits.acquire()
+                try:
+                    item = await pull()
+                    data = codec.encode_bytes(item, "stream frame")
+                except StopAsyncIteration:
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - re-raised below
+                    problem.append(exc)
+                    call.cancel()  # wakes the reader, which raises it
+                    return
+                await call.write(_stream_message([data]))
+            await call.write(_END_REQUEST)
+            await call.done_writing()
+
+        async def quietly(coro: Coroutine[Any, Any, None]) -> None:
+            # A failed write means a failed call: the reader reports its status.
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                logger.debug("stream write failed", exc_info=True)
+
+        create_task = asyncio.get_running_loop().create_task
+        if window == 1:
+            feeder = sender = create_task(quietly(feed_and_send()))
+        else:
+            feeder = create_task(feed())
+            sender = create_task(quietly(send()))
+        acked = 0
         try:
-            async for response in call:
-                deliver("resp", response)
-            deliver("done", None)
-        except asyncio.CancelledError:
-            call.cancel()
-            raise
+            while True:
+                response = await call.read()
+                if response is grpc.aio.EOF:
+                    break  # (a failed call raises from read())
+                if problem:
+                    raise problem[0]
+                values = [codec.decode(v, "stream output") for v in response.values]
+                ack = int(response.ack)
+                delta, acked = max(0, ack - acked), max(acked, ack)
+                if values or delta:
+                    yield values, delta
+                if response.end:
+                    break
+            if problem:
+                raise problem[0]
         except grpc.aio.AioRpcError as exc:
-            deliver("error", error_from_rpc(exc, self.address))
-        except BaseException as exc:  # noqa: BLE001
-            deliver("error", exc)
+            if problem:
+                raise problem[0] from None
+            raise error_from_rpc(exc, self.address) from None
+        except asyncio.CancelledError:
+            if problem:  # the call was cancelled because the inputs failed
+                raise problem[0] from None
+            raise
+        finally:
+            feeder.cancel()
+            sender.cancel()
+            if not call.done():
+                call.cancel()
+
+
+class _CallStream:
+    """A session's CallStream: method calls multiplexed over one bidi call."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._call = session._stubs["CallStream"](metadata=session._metadata)
+        self._write_lock = asyncio.Lock()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._failed = False
+
+    async def _read(self) -> None:
+        failure: RemoteError | None = None
+        try:
+            while True:
+                response = await self._call.read()
+                if response is grpc.aio.EOF:
+                    break
+                future = self._pending.pop(response.id, None)
+                if future is not None and not future.done():
+                    future.set_result(response)
+        except grpc.aio.AioRpcError as exc:
+            failure = error_from_rpc(exc, self._session.address)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - fails the waiting calls
+            failure = RemoteError(f"call stream failed: {exc}", code="UNAVAILABLE")
+        self._fail(
+            failure
+            or RemoteError(
+                f"session {self._session.id} call stream ended", code="UNAVAILABLE"
+            )
+        )
+
+    def _fail(self, failure: RemoteError) -> None:
+        self._failed = True
+        if self._session._calls is self:
+            self._session._calls = None  # the next call opens a new stream
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(failure)
+        self._pending.clear()
+
+    async def _write(self, request: epb.CallStreamRequest) -> None:
+        try:
+            async with self._write_lock:  # one write at a time on a call
+                await self._call.write(request)
+        except (grpc.aio.AioRpcError, grpc.aio.UsageError, RuntimeError) as exc:
+            if isinstance(exc, grpc.aio.AioRpcError):
+                error = error_from_rpc(exc, self._session.address)
+            else:
+                error = RemoteError(f"call stream failed: {exc}", code="UNAVAILABLE")
+            self._fail(error)
+            raise error from None
+
+    async def call(self, request: epb.CallStreamRequest) -> Any:
+        if self._failed:
+            raise RemoteError("the call stream failed", code="UNAVAILABLE")
+        call_id = next(self._ids)
+        request.id = call_id
+        future = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        try:
+            await self._write(request)
+            response = await future
+        except asyncio.CancelledError:
+            if self._pending.pop(call_id, None) is not None and not self._failed:
+                asyncio.get_running_loop().create_task(self._cancel(call_id))
+            raise
+        if response.code:
+            error = response.error
+            raise RemoteError(
+                error.message,
+                code=response.code,
+                remote_traceback=error.traceback,
+                error_type=error.error_type,
+            )
+        return response.result
+
+    async def _cancel(self, call_id: int) -> None:
+        with contextlib.suppress(RemoteError):
+            await self._write(epb.CallStreamRequest(id=call_id, cancel=True))
+
+    def close(self) -> None:
+        self._failed = True
+        self._call.cancel()
+
+
+_END_REQUEST = epb.StreamRequest(end=epb.StreamEnd()).SerializeToString()
+# StreamRequest field numbers (execution.proto): frame = 2, batch = 4; Value is
+# length-delimited (wire type 2).
+_FRAME_TAG = bytes([(2 << 3) | 2])
+_BATCH_TAG = bytes([(4 << 3) | 2])
+_BATCH_FRAME_TAG = bytes([(1 << 3) | 2])
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _stream_message(frames: list[bytes]) -> bytes:
+    """A serialized StreamRequest carrying already-serialized Value ``frames``.
+
+    Built from the bytes directly (no re-encoding of the frames).
+    """
+    if len(frames) == 1:
+        return b"".join((_FRAME_TAG, _varint(len(frames[0])), frames[0]))
+    parts: list[bytes] = []
+    for frame in frames:
+        parts += (_BATCH_FRAME_TAG, _varint(len(frame)), frame)
+    body = b"".join(parts)
+    return b"".join((_BATCH_TAG, _varint(len(body)), body))
+
+
+def _puller(inputs: Any) -> Callable[[], Coroutine[Any, Any, Any]]:
+    """An async ``next()`` over a sync or async iterable (StopAsyncIteration at end)."""
+    if isinstance(inputs, AsyncIterable):
+        iterator = inputs.__aiter__()
+
+        async def pull_async() -> Any:
+            return await iterator.__anext__()
+
+        return pull_async
+    sync_iterator = iter(inputs)
+
+    async def pull_sync() -> Any:
+        try:
+            return next(sync_iterator)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    return pull_sync
 
 
 def connect(

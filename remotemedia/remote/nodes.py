@@ -93,7 +93,7 @@ class RemoteNode(Node):
             outputs = await self.session._acall_method(
                 object_id, "__rm_process__", (data,)
             )
-        return Outputs(outputs)
+        return _outputs(outputs)
 
     async def aprocess(self, data: Any) -> Any:
         """Processes one input on the server (the remote instance keeps its state)."""
@@ -106,7 +106,7 @@ class RemoteNode(Node):
 
     async def _aflush_remote(self) -> Outputs:
         object_id = await self._ensure_remote()
-        return Outputs(
+        return _outputs(
             await self.session._acall_method(object_id, "__rm_flush__", (None,))
         )
 
@@ -165,6 +165,15 @@ class RemoteSegment(Node):
                 produced.extend(node.process(item))
             outputs = produced
         return Outputs(outputs)
+
+
+def _outputs(result: Any) -> Outputs:
+    """The outputs of a remote process/flush call.
+
+    The server sends a single frame, array or scalar output as itself (cheaper than
+    a pickled list); anything else comes as the list of outputs.
+    """
+    return Outputs(result) if isinstance(result, list) else Outputs([result])
 
 
 def remote(node: Node, session: Any = None, *, window: int = 8) -> RemoteNode:

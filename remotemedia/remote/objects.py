@@ -77,17 +77,24 @@ class RemoteObject:
             ("_repr_", "_ipython_")
         ):
             raise AttributeError(name)  # keep pickle/copy/IPython probes local
+        methods = self.__dict__.get("_methods")
+        if methods is not None and name in methods:
+            return _RemoteMethod(self, name)
         try:
-            is_callable, value = run_sync(
-                self._session._aget_attribute(self._object_id, name)
+            is_callable, value, method = run_sync(
+                self._session._aget_attribute_info(self._object_id, name)
             )
         except RemoteError as exc:
             if exc.error_type == "AttributeError":
                 raise AttributeError(str(exc)) from None  # hasattr() keeps working
             raise
+        if method:
+            # Class methods stay methods: later lookups need no round trip.
+            self.__dict__.setdefault("_methods", set()).add(name)
         return _RemoteMethod(self, name) if is_callable else value
 
     def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__.get("_methods", set()).discard(name)  # may shadow a method
         run_sync(self._call("__setattr__", (name, value), {}))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

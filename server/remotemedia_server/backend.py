@@ -88,14 +88,12 @@ class LocalWorker:
     def __init__(
         self,
         process: asyncio.subprocess.Process,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        connection: protocol.FrameProtocol,
         kill_grace_s: float,
     ) -> None:
         self.process = process
         self.pid = process.pid
-        self._reader = reader
-        self._writer = writer
+        self._connection = connection
         self._ids = itertools.count(1)
         self._pending: dict[int, Any] = {}
         self._alive = True
@@ -104,7 +102,12 @@ class LocalWorker:
         self._death_code = "UNAVAILABLE"
         self._watchdog: asyncio.Task[None] | None = None
         self._kill_grace_s = kill_grace_s
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+        self._reader_task: asyncio.Task[None] | None = None
+        # From now on the connection dispatches straight into this worker.
+        connection.on_message = self._on_message
+        connection.on_lost = self._on_lost
+        if connection.transport is None or connection.transport.is_closing():
+            self._on_lost(None)
 
     @classmethod
     async def spawn(
@@ -124,15 +127,33 @@ class LocalWorker:
             )
         finally:
             child.close()
-        reader, writer = await asyncio.open_unix_connection(sock=parent)
-        hello = await asyncio.wait_for(protocol.recv_async(reader), timeout)
-        if hello is None:
+        loop = asyncio.get_running_loop()
+        hello: asyncio.Future[Any] = loop.create_future()
+
+        def first(message: Any) -> None:
+            if not hello.done():
+                hello.set_result(message)
+
+        def lost(exc: BaseException | None) -> None:
+            if not hello.done():
+                hello.set_result(None)
+
+        _, connection = await loop.create_unix_connection(
+            lambda: protocol.FrameProtocol(first, lost), sock=parent
+        )
+        try:
+            message = await asyncio.wait_for(hello, timeout)
+        except asyncio.TimeoutError:
+            message = None
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        if message is None:
             code = await process.wait()
             raise RemoteError(
                 f"session worker failed to start ({_describe_exit(code)})",
                 code="UNAVAILABLE",
             )
-        return cls(process, reader, writer, kill_grace_s)
+        return cls(process, connection, kill_grace_s)
 
     # -- state ------------------------------------------------------------------
     @property
@@ -143,26 +164,35 @@ class LocalWorker:
     def death(self) -> str:
         return self._death
 
-    async def _read_loop(self) -> None:
-        while True:
-            try:
-                message = await protocol.recv_async(self._reader)
-            except Exception:  # noqa: BLE001 - a garbled frame: the worker is unusable
-                logger.warning("bad message from worker %s", self.pid, exc_info=True)
-                self._death = "worker sent a malformed message and was killed"
-                self._kill()
-                message = None
-            if message is None:
-                break
+    def _on_message(self, message: Any) -> None:
+        try:
             rid, kind, payload = message
-            target = self._pending.get(rid)
-            if target is None:
-                continue  # a reply to a call that was given up
-            if isinstance(target, asyncio.Queue):
-                target.put_nowait((kind, payload))
-            elif not target.done():
-                target.set_result((kind, payload))
-        self._alive = False
+        except (TypeError, ValueError):
+            logger.warning("bad message from worker %s", self.pid)
+            self._death = "worker sent a malformed message and was killed"
+            self._kill()
+            return
+        target = self._pending.get(rid)
+        if target is None:
+            return  # a reply to a call that was given up
+        if isinstance(target, asyncio.Queue):
+            target.put_nowait((kind, payload))
+        elif not target.done():
+            target.set_result((kind, payload))
+
+    def _on_lost(self, exc: BaseException | None) -> None:
+        if exc is not None and self._alive and not self._expected_exit:
+            # A garbled frame (or a broken socket): the worker is unusable.
+            logger.warning("bad message from worker %s: %s", self.pid, exc)
+            self._death = "worker sent a malformed message and was killed"
+            self._kill()
+        if self._reader_task is None:
+            self._alive = False
+            self._reader_task = asyncio.get_running_loop().create_task(
+                self._after_exit()
+            )
+
+    async def _after_exit(self) -> None:
         code = await self.process.wait()
         if not self._death:
             self._death = _describe_exit(code)
@@ -186,7 +216,7 @@ class LocalWorker:
                 f"session worker is gone ({self._death})", code="UNAVAILABLE"
             )
         try:
-            await protocol.send_async(self._writer, message)
+            await self._connection.send(message)
         except (ConnectionError, OSError) as exc:
             raise RemoteError(
                 f"session worker is gone ({self._death or exc})", code="UNAVAILABLE"
@@ -260,7 +290,7 @@ class LocalWorker:
                 future.cancel()  # never sent: nothing to wait for
                 raise
             try:
-                kind, result = await asyncio.wait_for(asyncio.shield(future), timeout)
+                kind, result = await _wait(future, timeout)
             except asyncio.TimeoutError:
                 killed = await self._interrupt(rid, lambda: asyncio.shield(future))
                 raise RemoteError(
@@ -306,13 +336,43 @@ class LocalWorker:
         if self._alive:
             self._death = "session closed"
         with contextlib.suppress(Exception):
-            self._writer.close()
+            if self._connection.transport is not None:
+                self._connection.transport.close()
         try:
             await asyncio.wait_for(self.process.wait(), 3.0)
         except asyncio.TimeoutError:
             self._kill()
             await self.process.wait()
-        self._reader_task.cancel()
+        if self._reader_task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._reader_task, 1.0)
+
+
+async def _wait(future: asyncio.Future[Any], timeout: float | None) -> Any:
+    """``future``'s result within ``timeout``; cancelling the wait leaves it running.
+
+    Cheaper than ``wait_for(shield(...))``: no task, one timer.
+    """
+    if future.done():
+        return future.result()
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def wake(_: Any = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    future.add_done_callback(wake)
+    handle = None if timeout is None else loop.call_later(timeout, wake)
+    try:
+        await waiter
+    finally:
+        future.remove_done_callback(wake)
+        if handle is not None:
+            handle.cancel()
+    if not future.done():
+        raise asyncio.TimeoutError
+    return future.result()
 
 
 def _deadline_message(timeout: float | None, killed: bool) -> str:
@@ -336,6 +396,10 @@ class _LocalStream:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._started = False
         self._finished = False
+        # StreamResponse events merge when concatenated: several ready ones go out
+        # as one message (ExecuteCodeEvent ones must not: they are oneofs).
+        self._coalesce = op == "stream_open"
+        self._held: Any = None
 
     async def _start(self) -> None:
         if not self._started:
@@ -370,7 +434,14 @@ class _LocalStream:
                 try:
                     if remaining is not None and remaining <= 0:
                         raise asyncio.TimeoutError
-                    kind, payload = await asyncio.wait_for(self._queue.get(), remaining)
+                    if self._held is not None:
+                        (kind, payload), self._held = self._held, None
+                    elif remaining is None:
+                        kind, payload = await self._queue.get()
+                    else:
+                        kind, payload = await asyncio.wait_for(
+                            self._queue.get(), remaining
+                        )
                 except asyncio.TimeoutError:
                     killed = await self._worker._interrupt(self._rid, self._wait_done)
                     self._finished = True
@@ -378,6 +449,15 @@ class _LocalStream:
                         _deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
                     ) from None
                 if kind == "event":
+                    if self._coalesce and not self._queue.empty():
+                        parts = [payload]
+                        while not self._queue.empty():
+                            item = self._queue.get_nowait()
+                            if item[0] != "event":
+                                self._held = item
+                                break
+                            parts.append(item[1])
+                        payload = b"".join(parts)
                     yield payload
                 elif kind == "ok":
                     self._finished = True

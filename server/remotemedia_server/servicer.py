@@ -41,6 +41,7 @@ CAPABILITIES = [
     "stream_pipeline",
     "pickled_nodes",
     "objects",
+    "call_stream",
     "variables",
 ]
 
@@ -283,16 +284,11 @@ class RemoteExecutionServicer:
             stream = worker.stream("stream_open", spec)
 
             async def pump() -> None:
+                # Requests go to the worker as they came (serialized): it parses
+                # frames, batches and the end marker itself.
                 try:
                     async for raw in iterator:
-                        request = codec.parse(epb.StreamRequest, raw, "StreamRequest")
-                        kind = request.WhichOneof("kind")
-                        if kind == "frame":
-                            await stream.send(request.frame.SerializeToString())
-                        elif kind == "end":
-                            break
-                        else:
-                            raise codec.CodecError(f"unexpected '{kind}' mid-stream")
+                        await stream.send(raw)
                     await stream.end()
                 except asyncio.CancelledError:
                     raise
@@ -303,7 +299,7 @@ class RemoteExecutionServicer:
             try:
                 async for event in stream.events():
                     yield event
-                yield epb.StreamResponse(end=True).SerializeToString()
+                yield _END_RESPONSE
             finally:
                 pump_task.cancel()
 
@@ -327,12 +323,62 @@ class RemoteExecutionServicer:
         response.result.MergeFromString(data)
         return response
 
+    async def CallStream(self, requests: AsyncIterator[bytes], context: Any) -> None:
+        """CallMethod requests multiplexed over one stream; replies in any order.
+
+        Each call runs in its own task and writes its reply itself (no queue hop).
+        """
+        loop = asyncio.get_running_loop()
+        write_lock = asyncio.Lock()
+        running: dict[int, asyncio.Task[None]] = {}
+
+        async def one(call_id: int, request: Any, raw: bytes) -> None:
+            try:
+                # The worker gets the request as it came and answers with the
+                # encoded result Value: neither is copied into new messages here.
+                data = await self._call(
+                    request.call.session_id, "call_raw", raw, request.call.timeout_s
+                )
+                reply = _call_reply(call_id, data)
+            except asyncio.CancelledError:
+                reply = _call_error(call_id, "CANCELLED", "the call was cancelled")
+            except Exception as exc:  # noqa: BLE001 - reported in the reply
+                error = _as_remote_error(exc)
+                reply = _call_error(
+                    call_id,
+                    error.code or "UNKNOWN",
+                    str(error),
+                    error.error_type,
+                    error.remote_traceback,
+                )
+            finally:
+                running.pop(call_id, None)
+            async with write_lock:
+                await context.write(reply)
+
+        try:
+            async for raw in requests:
+                request = codec.parse(epb.CallStreamRequest, raw, "CallStream")
+                if request.cancel:
+                    task = running.get(request.id)
+                    if task is not None:
+                        task.cancel()
+                    continue
+                running[request.id] = loop.create_task(one(request.id, request, raw))
+            if running:
+                await asyncio.gather(*running.values(), return_exceptions=True)
+        finally:
+            for task in list(running.values()):
+                task.cancel()
+
     async def GetAttribute(
         self, request: Any, context: Any
     ) -> epb.GetAttributeResponse:
         payload = {"object_id": request.object_id, "name": request.name}
         result = await self._call(request.session_id, "getattr", payload)
-        response = epb.GetAttributeResponse(callable=result["callable"])
+        response = epb.GetAttributeResponse(
+            callable=result["callable"], method=result.get("method", False)
+        )
         if result["value"] is not None:
             response.value.MergeFromString(result["value"])
         return response
@@ -366,6 +412,48 @@ class RemoteExecutionServicer:
     ) -> epb.PullVariablesResponse:
         values = await self._call(request.session_id, "pull", list(request.names))
         return epb.PullVariablesResponse(variables=values)
+
+
+_END_RESPONSE = epb.StreamResponse(end=True).SerializeToString()
+
+
+def _call_reply(call_id: int, value: bytes) -> bytes:
+    """Serialized ``CallStreamResponse(id, result=CallMethodResponse(value))``.
+
+    Built around the worker's encoded Value without parsing or copying it into a
+    message (fields: id = 1 varint; result = 2 and its result = 1, both
+    length-delimited).
+    """
+    inner = b"\x0a" + _varint(len(value))
+    return b"".join(
+        (
+            b"\x08",
+            _varint(call_id),
+            b"\x12",
+            _varint(len(inner) + len(value)),
+            inner,
+            value,
+        )
+    )
+
+
+def _call_error(
+    call_id: int, code: str, message: str, error_type: str = "", tb: str = ""
+) -> bytes:
+    response = epb.CallStreamResponse(id=call_id, code=code)
+    response.error.message = message
+    response.error.error_type = error_type
+    response.error.traceback = tb
+    return response.SerializeToString()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _probe_gpus() -> list[dict[str, Any]]:
@@ -444,6 +532,20 @@ def _wrap(
             await abort_with(context, failure)
 
         return kind, server_stream, None
+
+    if name == "CallStream":  # writes through context.write (not a generator)
+
+        async def bidi_writer(requests: Any, context: grpc.aio.ServicerContext) -> None:
+            try:
+                await impl(requests, context)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                failure = exc
+            await abort_with(context, failure)
+
+        return kind, bidi_writer, None
 
     async def bidi(
         requests: Any, context: grpc.aio.ServicerContext

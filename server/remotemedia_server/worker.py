@@ -26,11 +26,14 @@ import sys
 import threading
 import time
 import traceback
+import types
 import uuid
 from typing import Any
 
 # Before anything imports matplotlib: figures go to the client like Jupyter inline.
 os.environ["MPLBACKEND"] = "module://remotemedia_server.mpl_backend"
+
+import numpy as np  # noqa: E402
 
 import remotemedia as rm  # noqa: E402
 from remotemedia.core.errors import NodeError, RemoteError  # noqa: E402
@@ -43,6 +46,17 @@ from remotemedia_server import protocol  # noqa: E402
 logger = logging.getLogger(__name__)
 
 _END = object()
+# Types the codec encodes natively (never as a list): see __rm_process__ results.
+_NATIVE = (
+    rm.AudioFrame,
+    rm.VideoFrame,
+    str,
+    bytes,
+    bool,
+    float,
+    type(None),
+    np.ndarray,
+)
 _AWAIT_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _WORKER: Worker | None = None
 
@@ -329,10 +343,11 @@ class Worker:
             raise KeyboardInterrupt
 
     def _read_loop(self) -> None:
+        reader = protocol.BlockingReader(self.sock)
         while True:
             try:
-                message = protocol.recv_blocking(self.sock)
-            except OSError:
+                message = reader.recv()
+            except (OSError, ValueError):
                 message = None
             if message is None:
                 os._exit(0)  # the front end closed the session or died
@@ -546,8 +561,23 @@ class Worker:
         obj = self._object(payload["object_id"])
         value = _user_code(getattr, obj, payload["name"])
         if callable(value) and not isinstance(value, type):
-            return {"callable": True, "value": None}
+            name = payload["name"]
+            static = inspect.getattr_static(type(obj), name, None)
+            method = isinstance(static, types.FunctionType) and name not in getattr(
+                obj, "__dict__", {}
+            )
+            return {"callable": True, "value": None, "method": method}
         return {"callable": False, "value": codec.encode_bytes(value, payload["name"])}
+
+    def op_call_raw(self, rid: int, data: bytes) -> bytes:
+        """A method call forwarded as the client's serialized CallStreamRequest."""
+        call = codec.parse(epb.CallStreamRequest, data, "CallStreamRequest").call
+        payload = {
+            "object_id": call.object_id,
+            "method": call.method,
+            "args": call.pickled_args,
+        }
+        return self.op_call(rid, payload)
 
     def op_call(self, rid: int, payload: dict[str, Any]) -> bytes:
         obj = self._object(payload["object_id"])
@@ -560,6 +590,11 @@ class Worker:
             result = Outputs(_user_code(self._run_on_loop, self._flush(obj)))
         else:
             result = _user_code(lambda: getattr(obj, method)(*args, **kwargs))
+        if method in ("__rm_process__", "__rm_flush__") and len(result) == 1:
+            if type(result[0]) in _NATIVE:
+                # One frame/array/scalar: its own Value, not a pickled list (no
+                # pickling of large buffers); the client wraps it back into a list.
+                return codec.encode_bytes(result[0], f"result of {method}()")
         return codec.encode_bytes(result, f"result of {method}()")
 
     def op_run_pipeline(self, rid: int, payload: dict[str, Any]) -> list[bytes]:
@@ -668,14 +703,28 @@ class Worker:
             for node in nodes:
                 await node._ensure_initialized()
             count = 0
-            while True:
-                item = await stream.queue.get()
-                if item is _END:
-                    break
-                value = codec.decode_bytes(item, "stream frame")
-                outputs = await self._chain(nodes, 0, [value])
-                count += 1
-                self._send_stream_outputs(rid, outputs, count, nodes)
+            ended = False
+            queue = stream.queue
+            while not ended:
+                # Everything already queued is answered with one response.
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                outputs: list[Any] = []
+                consumed = 0
+                for item in items:
+                    if item is _END:
+                        ended = True
+                        break
+                    values, ended = self._stream_values(item)
+                    for value in values:
+                        outputs.extend(await self._chain(nodes, 0, [value]))
+                        consumed += 1
+                    if ended:
+                        break
+                if consumed:
+                    count += consumed
+                    self._send_stream_outputs(rid, outputs, count, nodes)
             self._send_stream_outputs(rid, await self._flush_chain(nodes), count, nodes)
             self.send(rid, "ok", count)
         except asyncio.CancelledError:
@@ -695,6 +744,20 @@ class Worker:
                         await node._ensure_cleaned_up()
                     except Exception:  # noqa: BLE001
                         logger.warning("cleanup of %s failed", node.name, exc_info=True)
+
+    @staticmethod
+    def _stream_values(data: bytes) -> tuple[list[Any], bool]:
+        """The frames of one serialized ``StreamRequest``, and whether it ends."""
+        request = codec.parse(epb.StreamRequest, data, "StreamRequest")
+        kind = request.WhichOneof("kind")
+        if kind == "frame":
+            return [codec.decode(request.frame, "stream frame")], False
+        if kind == "batch":
+            frames = request.batch.frames
+            return [codec.decode(v, "stream frame") for v in frames], False
+        if kind == "end":
+            return [], True
+        raise codec.CodecError(f"unexpected '{kind}' mid-stream")
 
     def _send_stream_outputs(
         self, rid: int, outputs: list[Any], count: int, nodes: list[Node]

@@ -136,7 +136,11 @@ def test_call_that_ignores_interrupts_is_killed(session: Session) -> None:
 
 async def test_cancelling_execute_cancels_it_on_the_server(session: Session) -> None:
     started = asyncio.Event()
-    code = "import time\nprint('started', flush=True)\nfor i in range(200):\n    time.sleep(0.05)\n"
+    # 'started' is printed inside the loop so that `i` exists once it arrives.
+    code = (
+        "import time\nfor i in range(200):\n"
+        "    if i == 0:\n        print('started', flush=True)\n    time.sleep(0.05)\n"
+    )
     task = asyncio.ensure_future(
         session.aexecute(code, on_stream=lambda name, text: started.set())
     )
