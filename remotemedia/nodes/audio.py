@@ -104,8 +104,9 @@ class Resample(Node):
     untouched. A change of input rate or channel count drains the current stream
     first. Output timestamps are the timestamp of the stream's first input plus the
     output samples emitted so far divided by ``target_rate``. A call that yields no
-    samples emits nothing. The Rust runtime uses a sinc resampler (rubato); after
-    aligning the delay the two agree to an SNR >= 40 dB on band-limited signals.
+    samples emits nothing. The Rust runtime uses a windowed-sinc polyphase filter
+    for small integer ratios and rubato's FFT resampler otherwise; after aligning
+    the delay it agrees with this node to an SNR >= 40 dB on band-limited signals.
 
     Args:
         target_rate: Output sample rate in Hz.
