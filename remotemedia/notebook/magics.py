@@ -112,6 +112,7 @@ class RemoteMagics(Magics):
         super().__init__(shell)
         self.session: Any = None
         self.last_result: Any = None
+        self._no_options: Any = None
 
     # -- connection --------------------------------------------------------------
     def _connected(self) -> bool:
@@ -339,7 +340,13 @@ class RemoteMagics(Magics):
                ...: import time; time.sleep(10)
             RemoteError: DEADLINE_EXCEEDED ...
         """
-        args = parse_argstring(self.remote_cell, line)
+        if line.strip():
+            args = parse_argstring(self.remote_cell, line)
+        else:
+            # No options (the usual cell): argparse once, not per cell.
+            if self._no_options is None:
+                self._no_options = parse_argstring(self.remote_cell, "")
+            args = self._no_options
         if args.help:
             print(self.remote_cell.__doc__)
             return None

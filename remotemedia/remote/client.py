@@ -20,6 +20,7 @@ import queue
 import sys
 import sysconfig
 import threading
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -370,18 +371,16 @@ class Session:
             raise RemoteError(
                 f"session {self.id} is closed", code="FAILED_PRECONDITION"
             )
-        request = epb.ExecuteCodeRequest(
-            session_id=self.id, code=code, timeout_s=float(timeout or 0)
-        )
-        call = self._stubs["ExecuteCode"](request, metadata=self._metadata)
-        try:
-            async for event in call:
-                sink(event)
-        except asyncio.CancelledError:
-            call.cancel()
-            raise
-        except grpc.aio.AioRpcError as exc:
-            raise error_from_rpc(exc, self.address) from None
+        # Over the session's CallStream: a message on an open stream costs much
+        # less than a new call (the ExecuteCode RPC stays for other clients).
+        request = epb.CallStreamRequest()
+        execute = request.execute
+        execute.session_id = self.id
+        execute.code = code
+        execute.timeout_s = float(timeout or 0)
+        if self._calls is None:
+            self._calls = _CallStream(self)
+        await self._calls.execute(request, sink)
 
     def execute(
         self,
@@ -421,7 +420,7 @@ class Session:
                 "Session.execute called from the remotemedia loop; "
                 "use 'await session.aexecute(...)'"
             )
-        events: queue.Queue[Any] = queue.Queue()
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         done = object()
 
         async def pump() -> None:
@@ -433,15 +432,27 @@ class Session:
         future = asyncio.run_coroutine_threadsafe(pump(), loop)
         result = ExecuteResult()
         error: RemoteError | None = None
+        finished = False
         try:
             while True:
                 event = events.get()
                 if event is done:
+                    finished = True
                     break
                 error = _apply_event(result, event, on_stream, on_display) or error
             future.result()
         except BaseException:
             future.cancel()
+            if not finished:
+                # Return once the cancel is on its way to the server (bounded), so
+                # that the interrupted cell stops before the caller goes on.
+                deadline = time.monotonic() + 2.0
+                with contextlib.suppress(queue.Empty):
+                    while (
+                        events.get(timeout=max(0.0, deadline - time.monotonic()))
+                        is not done
+                    ):
+                        pass
             raise
         if error is not None:
             raise error
@@ -892,13 +903,22 @@ class Session:
                 call.cancel()
 
 
+@dataclasses.dataclass
+class _Execution:
+    """A running ``execute`` request on a :class:`_CallStream`."""
+
+    sink: Callable[[Any], None]
+    done: asyncio.Future[Any]
+
+
 class _CallStream:
-    """A session's CallStream: method calls multiplexed over one bidi call."""
+    """A session's CallStream: method calls and code cells multiplexed over one
+    bidi call."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._pending: dict[int, asyncio.Future[Any] | _Execution] = {}
         self._call = session._stubs["CallStream"](metadata=session._metadata)
         self._write_lock = asyncio.Lock()
         self._reader = asyncio.get_running_loop().create_task(self._read())
@@ -911,9 +931,17 @@ class _CallStream:
                 response = await self._call.read()
                 if response is grpc.aio.EOF:
                     break
-                future = self._pending.pop(response.id, None)
-                if future is not None and not future.done():
-                    future.set_result(response)
+                target = self._pending.get(response.id)
+                if target is None:
+                    continue
+                if isinstance(target, _Execution):
+                    if not response.end:
+                        target.sink(response.event)
+                        continue
+                    target = target.done
+                del self._pending[response.id]
+                if not target.done():
+                    target.set_result(response)
         except grpc.aio.AioRpcError as exc:
             failure = error_from_rpc(exc, self._session.address)
         except asyncio.CancelledError:
@@ -931,7 +959,8 @@ class _CallStream:
         self._failed = True
         if self._session._calls is self:
             self._session._calls = None  # the next call opens a new stream
-        for future in self._pending.values():
+        for target in self._pending.values():
+            future = target.done if isinstance(target, _Execution) else target
             if not future.done():
                 future.set_exception(failure)
         self._pending.clear()
@@ -971,6 +1000,33 @@ class _CallStream:
                 error_type=error.error_type,
             )
         return response.result
+
+    async def execute(
+        self, request: epb.CallStreamRequest, sink: Callable[[Any], None]
+    ) -> None:
+        """Runs an ``execute`` request; its events go to ``sink`` as they come."""
+        if self._failed:
+            raise RemoteError("the call stream failed", code="UNAVAILABLE")
+        call_id = next(self._ids)
+        request.id = call_id
+        execution = _Execution(sink, asyncio.get_running_loop().create_future())
+        self._pending[call_id] = execution
+        try:
+            await self._write(request)
+            response = await execution.done
+        except asyncio.CancelledError:
+            if self._pending.pop(call_id, None) is not None and not self._failed:
+                # Sent before the cancellation completes: the cell stops promptly.
+                await self._cancel(call_id)
+            raise
+        if response.code:
+            error = response.error
+            raise RemoteError(
+                error.message,
+                code=response.code,
+                remote_traceback=error.traceback,
+                error_type=error.error_type,
+            )
 
     async def _cancel(self, call_id: int) -> None:
         with contextlib.suppress(RemoteError):

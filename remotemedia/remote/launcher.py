@@ -103,7 +103,8 @@ def start_server(
     Raises:
         RemoteError: If the server exits or does not listen in time.
     """
-    token = token or secrets.token_urlsafe(24)
+    # Hex, not urlsafe: a token starting with "-" reads as an option in CLIs/magics.
+    token = token or secrets.token_hex(24)
     command = [
         sys.executable,
         "-m",

@@ -239,7 +239,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         config.token = (
             args.token
             or os.environ.get("REMOTEMEDIA_TOKEN")
-            or (config.token or secrets.token_urlsafe(24))
+            or (config.token or secrets.token_hex(24))
         )
     return config
 

@@ -375,6 +375,10 @@ async def _wait(future: asyncio.Future[Any], timeout: float | None) -> Any:
     return future.result()
 
 
+# asyncio.timeout (Python 3.11+); None before.
+_timeout_after: Any = getattr(asyncio, "timeout", None)
+
+
 def _deadline_message(timeout: float | None, killed: bool) -> str:
     text = f"call exceeded the {timeout:g} s time limit and was interrupted"
     if killed:
@@ -436,8 +440,14 @@ class _LocalStream:
                         raise asyncio.TimeoutError
                     if self._held is not None:
                         (kind, payload), self._held = self._held, None
+                    elif not self._queue.empty():
+                        kind, payload = self._queue.get_nowait()
                     elif remaining is None:
                         kind, payload = await self._queue.get()
+                    elif _timeout_after is not None:
+                        # A timer, not wait_for's extra task per event.
+                        async with _timeout_after(remaining):
+                            kind, payload = await self._queue.get()
                     else:
                         kind, payload = await asyncio.wait_for(
                             self._queue.get(), remaining

@@ -42,6 +42,7 @@ CAPABILITIES = [
     "pickled_nodes",
     "objects",
     "call_stream",
+    "call_stream_execute",
     "variables",
 ]
 
@@ -356,6 +357,45 @@ class RemoteExecutionServicer:
             async with write_lock:
                 await context.write(reply)
 
+        async def locked_write(data: bytes) -> None:
+            async with write_lock:
+                await context.write(data)
+
+        async def execute(call_id: int, request: Any) -> None:
+            # Like ExecuteCode: the worker's events go out as they come (each one
+            # written before the next is read, so their order holds), then `end`.
+            try:
+                async with self._use(request.session_id) as (_, worker):
+                    stream = worker.stream("execute", {"code": request.code})
+                    events = stream.events(timeout=self._timeout(request.timeout_s))
+                    async for event in events:
+                        # Shielded: a cancel must not abandon a write in flight (the
+                        # call allows one at a time).
+                        await asyncio.shield(
+                            loop.create_task(
+                                locked_write(_execute_event(call_id, event))
+                            )
+                        )
+                reply = b"\x08" + _varint(call_id) + _END_FLAG
+            except asyncio.CancelledError:
+                reply = _call_error(
+                    call_id, "CANCELLED", "the call was cancelled", end=True
+                )
+            except Exception as exc:  # noqa: BLE001 - reported in the reply
+                error = _as_remote_error(exc)
+                reply = _call_error(
+                    call_id,
+                    error.code or "UNKNOWN",
+                    str(error),
+                    error.error_type,
+                    error.remote_traceback,
+                    end=True,
+                )
+            finally:
+                running.pop(call_id, None)
+            async with write_lock:
+                await context.write(reply)
+
         try:
             async for raw in requests:
                 request = codec.parse(epb.CallStreamRequest, raw, "CallStream")
@@ -363,6 +403,11 @@ class RemoteExecutionServicer:
                     task = running.get(request.id)
                     if task is not None:
                         task.cancel()
+                    continue
+                if request.HasField("execute"):
+                    running[request.id] = loop.create_task(
+                        execute(request.id, request.execute)
+                    )
                     continue
                 running[request.id] = loop.create_task(one(request.id, request, raw))
             if running:
@@ -437,10 +482,26 @@ def _call_reply(call_id: int, value: bytes) -> bytes:
     )
 
 
+# CallStreamResponse fields: id = 1 (varint), event = 5 (length-delimited),
+# end = 6 (varint); this is `end: true`.
+_END_FLAG = b"\x30\x01"
+
+
+def _execute_event(call_id: int, event: bytes) -> bytes:
+    """Serialized ``CallStreamResponse(id, event=...)`` around the worker's
+    already serialized ExecuteCodeEvent (not parsed here)."""
+    return b"".join((b"\x08", _varint(call_id), b"\x2a", _varint(len(event)), event))
+
+
 def _call_error(
-    call_id: int, code: str, message: str, error_type: str = "", tb: str = ""
+    call_id: int,
+    code: str,
+    message: str,
+    error_type: str = "",
+    tb: str = "",
+    end: bool = False,
 ) -> bytes:
-    response = epb.CallStreamResponse(id=call_id, code=code)
+    response = epb.CallStreamResponse(id=call_id, code=code, end=end)
     response.error.message = message
     response.error.error_type = error_type
     response.error.traceback = tb
