@@ -5,7 +5,9 @@ Run: ``python benchmarks/remote_latency.py [--frames N]`` (under a minute).
 Rows:
   * raw grpc.aio bidi echo of the encoded frame bytes (the floor), with the echo
     server in this process and in a separate process (like the remote server),
-  * a remote passthrough node streaming 20 ms 48 kHz mono frames,
+  * a remote passthrough node streaming 20 ms 48 kHz mono frames, straight to the
+    session worker (the default) and through the server's front end; the
+    one-frame-in-flight rows take turns round after round, side by side,
   * a RemoteObject method call,
   * an 8 MB video frame round trip (raw echo and remote node),
   * a Ray actor call when ``ray`` is importable.
@@ -60,6 +62,7 @@ def _pct(values: list[float], q: float) -> float:
 class Row:
     def __init__(self, name: str, latencies_s: list[float], rate: float | None) -> None:
         self.name = name
+        self.latencies = latencies_s
         self.p50 = 1000 * statistics.median(latencies_s)
         self.p99 = 1000 * _pct(latencies_s, 0.99)
         self.rate = rate
@@ -113,28 +116,36 @@ def spawn_echo() -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-async def raw_echo(
-    address: str, payload: bytes, frames: int, window: int = 8, where: str = ""
-) -> tuple[Row, Row]:
-    async with grpc.aio.insecure_channel(
+def _channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
         address,
         options=[
             ("grpc.max_send_message_length", 64 * 2**20),
             ("grpc.max_receive_message_length", 64 * 2**20),
         ],
-    ) as channel:
-        bidi = channel.stream_stream("/bench.Echo/Bidi")
-        call = bidi()
+    )
+
+
+async def raw_ping(address: str, payload: bytes, frames: int) -> list[float]:
+    """Latencies of ``frames`` echoes with one frame in flight (ping-pong)."""
+    async with _channel(address) as channel:
+        call = channel.stream_stream("/bench.Echo/Bidi")()
         latencies = []
-        for _ in range(frames):  # ping-pong: one frame in flight
+        for _ in range(frames):
             start = time.perf_counter()
             await call.write(payload)
             await call.read()
             latencies.append(time.perf_counter() - start)
         await call.done_writing()
-        ping = Row(f"raw grpc.aio bidi echo{where} (1 in flight)", latencies, None)
+        return latencies
 
-        call = bidi()
+
+async def raw_flow(
+    address: str, payload: bytes, frames: int, window: int, where: str = ""
+) -> Row:
+    """Echoes with up to ``window`` frames in flight."""
+    async with _channel(address) as channel:
+        call = channel.stream_stream("/bench.Echo/Bidi")()
         sent: list[float] = []
         lat: list[float] = []
         credits = asyncio.Semaphore(window)
@@ -154,18 +165,11 @@ async def raw_echo(
             credits.release()
         await task
         rate = frames / (time.perf_counter() - start)
-        flow = Row(f"raw grpc.aio bidi echo{where} (window {window})", lat, rate)
-        return ping, flow
+        return Row(f"raw grpc.aio bidi echo{where} (window {window})", lat, rate)
 
 
 async def raw_big(address: str, payload: bytes, repeats: int) -> Row:
-    async with grpc.aio.insecure_channel(
-        address,
-        options=[
-            ("grpc.max_send_message_length", 64 * 2**20),
-            ("grpc.max_receive_message_length", 64 * 2**20),
-        ],
-    ) as channel:
+    async with _channel(address) as channel:
         unary = channel.unary_unary("/bench.Echo/Unary")
         latencies = []
         for _ in range(repeats):
@@ -177,7 +181,7 @@ async def raw_big(address: str, payload: bytes, repeats: int) -> Row:
 
 # -- remotemedia ----------------------------------------------------------------------------
 async def remote_stream(
-    session: Any, frames: list[rm.AudioFrame], window: int, label: str
+    session: Any, frames: list[rm.AudioFrame], window: int, label: str = ""
 ) -> Row:
     node = rm.remote(Passthrough(), session, window=window)
     await node.ainitialize()
@@ -252,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=500, help="audio frames per row")
     parser.add_argument("--big", type=int, default=10, help="8 MB round trips")
     parser.add_argument("--window", type=int, default=8, help="frames in flight")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="turns of the 1-in-flight rows"
+    )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -275,28 +282,11 @@ def main(argv: list[str] | None = None) -> None:
 
     loop = rm.core._sync.background_loop()
 
-    async def echo_rows() -> list[Row]:
-        server, address = await start_echo()
-        try:
-            ping, flow = await raw_echo(address, payload, args.frames, args.window)
-            big = await raw_big(address, big_payload, args.big)
-            return [ping, flow, big]
-        finally:
-            await server.stop(None)
+    def on_loop(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    ping, flow, big = asyncio.run_coroutine_threadsafe(echo_rows(), loop).result()
-    echo_process, echo_address = spawn_echo()
-    try:
-        xping, xflow = asyncio.run_coroutine_threadsafe(
-            raw_echo(
-                echo_address, payload, args.frames, args.window, ", other process"
-            ),
-            loop,
-        ).result()
-    finally:
-        echo_process.terminate()
-        echo_process.wait()
-
+    echo_server, echo_address = on_loop(start_echo())
+    echo_process, xecho_address = spawn_echo()
     server = rm.start_server(args=["--workers", "1"])
     try:
         opens = []
@@ -306,18 +296,38 @@ def main(argv: list[str] | None = None) -> None:
             rm.connect(server.address, server.token).close()
             opens.append(time.perf_counter() - start)
         open_row = Row("connect + OpenSession (warm pool)", opens, None)
-        with rm.connect(server.address, server.token) as session:
-            rows: list[tuple[Row, Row | None]] = [
-                (ping, None),
-                (flow, None),
-                (xping, ping),
-                (xflow, flow),
-            ]
-            stream_ping = rm.core._sync.run_sync(
-                remote_stream(
-                    session, frames, 1, "remote passthrough node (1 in flight)"
+        with (
+            rm.connect(server.address, server.token) as session,
+            rm.connect(server.address, server.token, direct=False) as relayed,
+        ):
+            # One frame in flight: the four paths take turns, round after round,
+            # so that a busy moment of the machine hits them all alike.
+            pings: dict[str, list[float]] = {
+                "raw": [],
+                "xraw": [],
+                "direct": [],
+                "relayed": [],
+            }
+            chunk = max(50, args.frames // max(1, args.rounds))
+            for _ in range(args.rounds):
+                pings["raw"] += on_loop(raw_ping(echo_address, payload, chunk))
+                pings["xraw"] += on_loop(raw_ping(xecho_address, payload, chunk))
+                for key, sess in (("direct", session), ("relayed", relayed)):
+                    row = rm.core._sync.run_sync(remote_stream(sess, frames[:chunk], 1))
+                    pings[key] += row.latencies
+            ping = Row("raw grpc.aio bidi echo (1 in flight)", pings["raw"], None)
+            xping = Row(
+                "raw grpc.aio bidi echo, other process (1 in flight)",
+                pings["xraw"],
+                None,
+            )
+            flow = on_loop(raw_flow(echo_address, payload, args.frames, args.window))
+            xflow = on_loop(
+                raw_flow(
+                    xecho_address, payload, args.frames, args.window, ", other process"
                 )
             )
+            big = on_loop(raw_big(echo_address, big_payload, args.big))
             stream_flow = rm.core._sync.run_sync(
                 remote_stream(
                     session,
@@ -326,13 +336,34 @@ def main(argv: list[str] | None = None) -> None:
                     f"remote passthrough node (window {args.window})",
                 )
             )
-            rows += [(stream_ping, ping), (stream_flow, flow)]
-            rows.append((remote_calls(session, args.frames), ping))
-            rows.append((big, None))
-            rows.append((remote_big(session, video, args.big), big))
-            rows.append((open_row, None))
+            rows: list[tuple[Row, Row | None]] = [
+                (ping, None),
+                (flow, None),
+                (xping, ping),
+                (xflow, flow),
+                (
+                    Row("remote passthrough node (1 in flight)", pings["direct"], None),
+                    ping,
+                ),
+                (stream_flow, flow),
+                (
+                    Row(
+                        "remote passthrough node via front end (1 in flight)",
+                        pings["relayed"],
+                        None,
+                    ),
+                    ping,
+                ),
+                (remote_calls(session, args.frames), ping),
+                (big, None),
+                (remote_big(session, video, args.big), big),
+                (open_row, None),
+            ]
     finally:
         server.stop()
+        echo_process.terminate()
+        echo_process.wait()
+        on_loop(echo_server.stop(None))
     ray = "--no-ray given" if args.no_ray else ray_row(min(args.frames, 200))
 
     print(
@@ -341,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     header = (
         f"{'row':52s} {'p50 ms':>8s} {'p99 ms':>8s} {'frames/s':>10s} "
-        f"{'p50/raw':>8s} {'rate/raw':>8s}"
+        f"{'p50/raw':>8s} {'p50/xraw':>8s} {'rate/raw':>8s}"
     )
     print(header)
     print("-" * len(header))
@@ -349,13 +380,21 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((ray, ping))
     for row, base in rows:
         rate = f"{row.rate:10.0f}" if row.rate else f"{'':10s}"
-        ratio = f"{row.p50 / base.p50:8.1f}" if base else f"{'':8s}"
+        ratio = f"{row.p50 / base.p50:8.2f}" if base else f"{'':8s}"
+        # Against the echo server in another process: what any remote call crosses.
+        xbase = xping if base is ping and row is not xping else None
+        xratio = f"{row.p50 / xbase.p50:8.2f}" if xbase else f"{'':8s}"
         rate_ratio = (
             f"{row.rate / base.rate:8.2f}" if base and row.rate and base.rate else ""
         )
         print(
-            f"{row.name:52s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {rate_ratio}"
+            f"{row.name:52s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {xratio} "
+            f"{rate_ratio}"
         )
+    print(
+        "p50/raw: against the in-process echo; p50/xraw: against the echo server in "
+        "another process (the process boundary every remote call crosses)"
+    )
     if isinstance(ray, str):
         print(f"(skipped) {ray}")
 

@@ -72,6 +72,20 @@ class AudioFrame:
         self.sample_rate: int = int(sample_rate)
         self.timestamp: float = float(timestamp)
 
+    @classmethod
+    def _trusted(
+        cls, samples: np.ndarray, sample_rate: int, timestamp: float
+    ) -> AudioFrame:
+        """A frame from parts already known valid: float32 ``(channels >= 1, n)``
+        samples, an int rate > 0 and a float timestamp (decoders and the Rust
+        runtime, which check them themselves; skipping the checks matters per
+        frame)."""
+        frame = cls.__new__(cls)
+        frame.samples = samples
+        frame.sample_rate = sample_rate
+        frame.timestamp = timestamp
+        return frame
+
     @property
     def channels(self) -> int:
         """Number of channels."""

@@ -17,6 +17,7 @@ METHODS: dict[str, tuple[str, Any, Any]] = {
     "CloseSession": ("unary_unary", epb.SessionRef, epb.CloseSessionResponse),
     "SessionStatus": ("unary_unary", epb.SessionRef, epb.JsonResponse),
     "ResetSession": ("unary_unary", epb.SessionRef, epb.JsonResponse),
+    "SessionEndpoint": ("unary_unary", epb.SessionRef, epb.SessionEndpointInfo),
     "ExecutePipeline": (
         "unary_unary",
         epb.ExecutePipelineRequest,

@@ -33,7 +33,7 @@ from remotemedia.core.errors import RemoteError
 from remotemedia.core.node import Node
 from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
-from remotemedia.remote.status import error_from_rpc
+from remotemedia.remote.status import error_from_record, error_from_rpc
 
 __all__ = ["Session", "ExecuteResult", "connect", "default_session"]
 
@@ -42,6 +42,26 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_MESSAGE = 256 * 2**20
+# Seconds to reach a session worker's own endpoint before using the front end.
+_DIRECT_CONNECT_S = 3.0
+# Direct-stream failures that may mean the worker went away (the front end knows).
+_LOST_CODES = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL,
+)
+
+
+@dataclasses.dataclass
+class _DirectChannel:
+    """A channel to a session worker's own StreamPipeline endpoint."""
+
+    channel: grpc.aio.Channel
+    stream: Any
+    metadata: tuple[tuple[str, str], ...]
+
+
 _default_session: Session | None = None
 _default_lock = threading.Lock()
 
@@ -189,6 +209,7 @@ class Session:
         tls: bool | str = False,
         timeout: float = 30.0,
         server: Any = None,
+        direct: bool = True,
     ) -> None:
         self.address = address
         self.token = token
@@ -203,6 +224,11 @@ class Session:
         self._raw_stream: Any = None
         self._calls: _CallStream | None = None
         self._closed = False
+        self._credentials: grpc.ChannelCredentials | None = None
+        self._use_direct = direct
+        # (port, token) of the worker's own endpoint, and its channel once open.
+        self._direct_endpoint: tuple[int, str] | None = None
+        self._direct: _DirectChannel | None = None
         run_sync(self._aopen(tls, timeout))
 
     # -- plumbing ------------------------------------------------------------------
@@ -214,6 +240,7 @@ class Session:
         if tls:
             root = Path(tls).read_bytes() if isinstance(tls, str) else None
             credentials = grpc.ssl_channel_credentials(root_certificates=root)
+            self._credentials = credentials
             channel = grpc.aio.secure_channel(self.address, credentials, options)
         else:
             channel = grpc.aio.insecure_channel(self.address, options)
@@ -250,6 +277,75 @@ class Session:
             raise
         self.id = info.session_id
         self.limits = json.loads(info.limits_json or "{}")
+        self._set_direct_endpoint(info.direct)
+
+    # -- the worker's direct endpoint ------------------------------------------------
+    def _set_direct_endpoint(self, endpoint: epb.DirectEndpoint) -> None:
+        if self._direct is not None:
+            # Streams still on it finish or fail on their own; new ones reopen.
+            old, self._direct = self._direct, None
+            asyncio.get_running_loop().create_task(old.channel.close())
+        self._direct_endpoint = (
+            (endpoint.port, endpoint.token)
+            if self._use_direct and endpoint.port
+            else None
+        )
+
+    async def _direct_channel(self) -> _DirectChannel | None:
+        """The open channel to the session worker's own endpoint, or None when
+        the server offers none or it cannot be reached (then streams go through
+        the front end)."""
+        if self._direct is not None or self._direct_endpoint is None:
+            return self._direct
+        port, token = self._direct_endpoint
+        host = self.address.rsplit(":", 1)[0]
+        target = f"{host}:{port}"
+        options = [
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ]
+        if self._credentials is not None:
+            channel = grpc.aio.secure_channel(target, self._credentials, options)
+        else:
+            channel = grpc.aio.insecure_channel(target, options)
+        try:
+            await asyncio.wait_for(channel.channel_ready(), _DIRECT_CONNECT_S)
+        except asyncio.TimeoutError:
+            await channel.close()
+            logger.info(
+                "session worker endpoint %s not reachable; streaming through %s",
+                target,
+                self.address,
+            )
+            self._direct_endpoint = None
+            return None
+        stream = channel.stream_stream(
+            _rpc.path("StreamPipeline"),
+            request_serializer=None,
+            response_deserializer=epb.StreamResponse.FromString,
+        )
+        self._direct = _DirectChannel(
+            channel, stream, (("authorization", f"Bearer {token}"),)
+        )
+        return self._direct
+
+    async def _direct_failure(self, exc: grpc.aio.AioRpcError) -> RemoteError:
+        """The error to report for a failed direct stream.
+
+        A worker that crashed or was killed cannot say why over its own endpoint;
+        the front end can, and hands over the replacement worker's endpoint.
+        """
+        error = error_from_rpc(exc, self.address)
+        if exc.code() not in _LOST_CODES:
+            return error  # reported by the worker itself
+        try:
+            info = await self._unary("SessionEndpoint", self._ref(), timeout=30)
+        except RemoteError:
+            return error
+        self._set_direct_endpoint(info.direct)
+        if info.worker_failure_json:
+            return error_from_record(json.loads(info.worker_failure_json))
+        return error
 
     async def _unary(
         self, name: str, request: Any, timeout: float | None = None
@@ -330,6 +426,9 @@ class Session:
             await self._unary("CloseSession", self._ref(), timeout=10)
         except RemoteError as exc:
             logger.debug("closing session %s: %s", self.id, exc)
+        if self._direct is not None:
+            await self._direct.channel.close()
+            self._direct = None
         if self._channel is not None:
             await self._channel.close()
 
@@ -780,15 +879,20 @@ class Session:
     ) -> AsyncIterator[tuple[list[Any], int]]:
         """Yields (outputs, inputs newly acknowledged) per response, in order.
 
-        Runs on the background loop. A feeder pulls inputs while ``credits`` allow
-        (the consumer releases one per acknowledged input) and a sender writes what
-        is queued: one frame alone, several at once as one batch message.
+        Runs on the background loop. With one frame in flight, this task writes
+        each input and reads its answer. Otherwise a feeder pulls inputs while
+        ``credits`` allow (the consumer releases one per acknowledged input) and a
+        sender writes what is queued: one frame alone, several as one batch.
         """
         if self._closed:
             raise RemoteError(
                 f"session {self.id} is closed", code="FAILED_PRECONDITION"
             )
-        call = self._raw_stream(metadata=self._metadata)
+        direct = await self._direct_channel()
+        if direct is not None:
+            call = direct.stream(metadata=direct.metadata)
+        else:
+            call = self._raw_stream(metadata=self._metadata)
         queued: list[bytes] = []
         ready = asyncio.Event()
         finished = False
@@ -835,27 +939,6 @@ class Session:
                         await call.done_writing()
                     return
 
-        async def feed_and_send() -> None:
-            # One frame in flight: nothing to batch, so write from here (one task
-            # hop less per frame).
-            await send_open()
-            while True:
-                await credits.acquire()
-                try:
-                    item = await pull()
-                    data = codec.encode_bytes(item, "stream frame")
-                except StopAsyncIteration:
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - re-raised below
-                    problem.append(exc)
-                    call.cancel()  # wakes the reader, which raises it
-                    return
-                await call.write(_stream_message([data]))
-            await call.write(_END_REQUEST)
-            await call.done_writing()
-
         async def quietly(coro: Coroutine[Any, Any, None]) -> None:
             # A failed write means a failed call: the reader reports its status.
             try:
@@ -865,23 +948,72 @@ class Session:
             except Exception:  # noqa: BLE001
                 logger.debug("stream write failed", exc_info=True)
 
-        create_task = asyncio.get_running_loop().create_task
-        if window == 1:
-            feeder = sender = create_task(quietly(feed_and_send()))
-        else:
-            feeder = create_task(feed())
-            sender = create_task(quietly(send()))
         acked = 0
+
+        def unpack(response: Any) -> tuple[list[Any], int]:
+            nonlocal acked
+            values = [codec.decode(v, "stream output") for v in response.values]
+            ack = int(response.ack)
+            delta, acked = max(0, ack - acked), max(acked, ack)
+            return values, delta
+
+        async def write(data: bytes) -> None:
+            try:
+                await call.write(data)
+            except asyncio.InvalidStateError:
+                await call.read()  # the call is over: this raises its status
+                raise RemoteError(
+                    "the server ended the stream early", code="INTERNAL"
+                ) from None
+
+        async def lockstep() -> AsyncIterator[tuple[list[Any], int]]:
+            # One frame in flight: write it, then read its answer, all in this
+            # task (no hop to a writer task and back per frame).
+            await send_open()
+            sent = 0
+            while True:
+                try:
+                    item = await pull()
+                except StopAsyncIteration:
+                    break
+                await write(_stream_message([codec.encode_bytes(item, "stream frame")]))
+                sent += 1
+                while acked < sent:
+                    response = await call.read()
+                    if response is grpc.aio.EOF:
+                        return  # (a failed call raises from read())
+                    values, delta = unpack(response)
+                    if values or delta:
+                        yield values, delta
+                    if response.end:
+                        return
+            await write(_END_REQUEST)
+            await call.done_writing()
+            while True:
+                response = await call.read()
+                if response is grpc.aio.EOF:
+                    return
+                values, delta = unpack(response)
+                if values or delta:
+                    yield values, delta
+                if response.end:
+                    return
+
+        tasks: list[asyncio.Task[None]] = []
         try:
+            if window == 1:
+                async for pair in lockstep():
+                    yield pair
+                return
+            create_task = asyncio.get_running_loop().create_task
+            tasks += [create_task(feed()), create_task(quietly(send()))]
             while True:
                 response = await call.read()
                 if response is grpc.aio.EOF:
                     break  # (a failed call raises from read())
                 if problem:
                     raise problem[0]
-                values = [codec.decode(v, "stream output") for v in response.values]
-                ack = int(response.ack)
-                delta, acked = max(0, ack - acked), max(acked, ack)
+                values, delta = unpack(response)
                 if values or delta:
                     yield values, delta
                 if response.end:
@@ -891,14 +1023,16 @@ class Session:
         except grpc.aio.AioRpcError as exc:
             if problem:
                 raise problem[0] from None
+            if direct is not None:
+                raise await self._direct_failure(exc) from None
             raise error_from_rpc(exc, self.address) from None
         except asyncio.CancelledError:
             if problem:  # the call was cancelled because the inputs failed
                 raise problem[0] from None
             raise
         finally:
-            feeder.cancel()
-            sender.cancel()
+            for task in tasks:
+                task.cancel()
             if not call.done():
                 call.cancel()
 
@@ -1097,6 +1231,7 @@ def connect(
     *,
     tls: bool | str = False,
     timeout: float = 30.0,
+    direct: bool = True,
 ) -> Session:
     """Opens a session on a remotemedia server.
 
@@ -1106,6 +1241,9 @@ def connect(
         token: Bearer token (default: ``$REMOTEMEDIA_TOKEN``).
         tls: True for TLS with the system roots, or a path to a PEM CA file.
         timeout: Seconds to wait for the server.
+        direct: Stream to the session worker's own port when the server offers
+            one and it is reachable (one hop less per frame); False always
+            streams through ``address``. ``$REMOTEMEDIA_DIRECT=0`` also turns it off.
 
     Returns:
         The open :class:`Session` (a context manager).
@@ -1126,7 +1264,15 @@ def connect(
         if address.startswith(prefix):
             tls = tls or prefix == "grpcs://"
             address = address[len(prefix) :]
-    return Session(address, token, tls=tls, timeout=timeout, server=server)
+    if os.environ.get("REMOTEMEDIA_DIRECT", "1").strip().lower() in (
+        "0",
+        "false",
+        "no",
+    ):
+        direct = False
+    return Session(
+        address, token, tls=tls, timeout=timeout, server=server, direct=direct
+    )
 
 
 def default_session() -> Session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import traceback
 from typing import Any
 
@@ -11,6 +12,8 @@ import grpc
 from remotemedia.core.errors import ManifestError, NodeError, RemoteError
 
 __all__ = [
+    "abort_with",
+    "as_remote_error",
     "code_for",
     "error_record",
     "error_from_record",
@@ -19,6 +22,8 @@ __all__ = [
     "TYPE_KEY",
     "TRACEBACK_KEY",
 ]
+
+logger = logging.getLogger(__name__)
 
 TYPE_KEY = "rm-error-type"
 TRACEBACK_KEY = "rm-traceback-bin"
@@ -108,3 +113,26 @@ def error_from_rpc(exc: grpc.RpcError, address: str = "") -> RemoteError:
     return RemoteError(
         message, code=name, remote_traceback=remote_tb, error_type=error_type
     )
+
+
+def as_remote_error(exc: BaseException) -> RemoteError:
+    """``exc`` as the :class:`~remotemedia.RemoteError` a client will see."""
+    if isinstance(exc, RemoteError):
+        return exc
+    record = error_record(exc)
+    return RemoteError(
+        record["message"],
+        code=code_for(exc).name,
+        remote_traceback=record["traceback"],
+        error_type=record["error_type"],
+    )
+
+
+async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """Ends a server-side call with the status that reports ``exc`` (raises)."""
+    error = as_remote_error(exc)
+    code = getattr(grpc.StatusCode, error.code or "UNKNOWN", grpc.StatusCode.UNKNOWN)
+    if code == grpc.StatusCode.UNKNOWN and not error.error_type:
+        logger.warning("internal error", exc_info=exc)
+    context.set_trailing_metadata(trailing_metadata(error))
+    await context.abort(code, str(error))

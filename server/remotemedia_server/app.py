@@ -122,7 +122,9 @@ async def create_server(
 
     config = config or ServerConfig()
     import_node_modules(config.node_modules)
-    backend = backend or LocalProcessBackend(config.workers, config.kill_grace_s)
+    backend = backend or LocalProcessBackend(
+        config.workers, config.kill_grace_s, config.direct_options()
+    )
     max_bytes = int(config.max_message_mb) * 2**20
     interceptors = [_AuthInterceptor(config.token)] if config.token else []
     server = grpc.aio.server(
@@ -205,6 +207,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-timeout", type=float, default=None, help="seconds")
     parser.add_argument("--max-objects", type=int, default=None)
     parser.add_argument("--kill-grace", type=float, default=None, help="seconds")
+    parser.add_argument(
+        "--no-direct",
+        action="store_true",
+        help="stream through this port only (no per-session worker ports)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument(
         "--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS
@@ -233,6 +240,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     limits = {k: v for k, v in limits.items() if v is not None}
     if limits:
         config.update({"limits": limits}, "command line")
+    if args.no_direct:
+        config.direct_streams = False
     if args.no_auth:
         config.token = None
     else:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from remotemedia.core.errors import RemoteError
 from remotemedia.remote.status import error_from_record
 from remotemedia_server import protocol
+from remotemedia_server.direct import DirectOptions
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,16 @@ class WorkerHandle(Protocol):
 
     @property
     def death(self) -> str: ...
+
+    @property
+    def direct(self) -> tuple[int, str] | None:
+        """(port, token) of the worker's own StreamPipeline endpoint, if any."""
+        ...
+
+    async def failure(self, timeout: float = 2.0) -> dict[str, str] | None:
+        """The error record of the worker's end, waiting up to ``timeout`` for a
+        worker that stops answering; None while it is alive."""
+        ...
 
     async def call(
         self, op: str, payload: Any, timeout: float | None = None
@@ -90,9 +101,17 @@ class LocalWorker:
         process: asyncio.subprocess.Process,
         connection: protocol.FrameProtocol,
         kill_grace_s: float,
+        hello: dict[str, Any] | None = None,
     ) -> None:
         self.process = process
         self.pid = process.pid
+        hello = hello or {}
+        self._direct = (
+            (int(hello["direct_port"]), str(hello["direct_token"]))
+            if hello.get("direct_port")
+            else None
+        )
+        self._failure: dict[str, str] | None = None
         self._connection = connection
         self._ids = itertools.count(1)
         self._pending: dict[int, Any] = {}
@@ -111,10 +130,21 @@ class LocalWorker:
 
     @classmethod
     async def spawn(
-        cls, kill_grace_s: float = 2.0, timeout: float = 120.0
+        cls,
+        kill_grace_s: float = 2.0,
+        timeout: float = 120.0,
+        direct: DirectOptions | None = None,
     ) -> LocalWorker:
-        """Starts a worker and waits until it is ready."""
+        """Starts a worker and waits until it is ready.
+
+        Args:
+            kill_grace_s: Seconds an interrupted call gets before a kill.
+            timeout: Seconds the worker gets to start.
+            direct: Serve the worker's own StreamPipeline endpoint with these
+                settings (None: streams go through the front end only).
+        """
         parent, child = socket.socketpair()
+        extra = direct.to_args() if direct is not None else []
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -122,6 +152,7 @@ class LocalWorker:
                 "remotemedia_server.worker",
                 "--fd",
                 str(child.fileno()),
+                *extra,
                 pass_fds=(child.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
             )
@@ -153,7 +184,8 @@ class LocalWorker:
                 f"session worker failed to start ({_describe_exit(code)})",
                 code="UNAVAILABLE",
             )
-        return cls(process, connection, kill_grace_s)
+        _, _, hello_payload = message
+        return cls(process, connection, kill_grace_s, hello_payload)
 
     # -- state ------------------------------------------------------------------
     @property
@@ -163,6 +195,31 @@ class LocalWorker:
     @property
     def death(self) -> str:
         return self._death
+
+    @property
+    def direct(self) -> tuple[int, str] | None:
+        return self._direct
+
+    async def failure(self, timeout: float = 2.0) -> dict[str, str] | None:
+        if self._alive:
+            try:
+                await self.call("status", None, timeout=timeout)
+                return None
+            except RemoteError:
+                pass  # no answer: it died (or hangs; then it is killed below)
+            if self._alive:
+                self._death = (
+                    f"worker did not answer within {timeout:g} s and was killed"
+                )
+                self._kill()
+        if self._reader_task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(self._reader_task), timeout)
+        return self._failure or {
+            "code": self._death_code,
+            "message": f"session worker is gone ({self._death})",
+            "error_type": "WorkerCrashed",
+        }
 
     def _on_message(self, message: Any) -> None:
         try:
@@ -204,6 +261,7 @@ class LocalWorker:
         }
         if self._expected_exit:
             record["message"] = f"session worker stopped ({self._death})"
+        self._failure = record
         for target in list(self._pending.values()):
             if isinstance(target, asyncio.Queue):
                 target.put_nowait(("err", record))
@@ -498,11 +556,19 @@ class LocalProcessBackend:
         warm: Number of idle workers kept started, so that opening a session is fast.
         kill_grace_s: Seconds a worker gets to stop an interrupted call before it
             is killed.
+        direct: Settings of each worker's own StreamPipeline endpoint (None: no
+            such endpoint; clients stream through the front end).
     """
 
-    def __init__(self, warm: int = 1, kill_grace_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        warm: int = 1,
+        kill_grace_s: float = 2.0,
+        direct: DirectOptions | None = None,
+    ) -> None:
         self.warm = max(0, warm)
         self.kill_grace_s = kill_grace_s
+        self.direct = direct
         self._pool: list[LocalWorker] = []
         self._spawning = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -520,7 +586,7 @@ class LocalProcessBackend:
 
     async def _spawn_into_pool(self) -> None:
         try:
-            worker = await LocalWorker.spawn(self.kill_grace_s)
+            worker = await LocalWorker.spawn(self.kill_grace_s, direct=self.direct)
         except Exception:  # noqa: BLE001 - the next create() spawns directly
             logger.warning("warm worker failed to start", exc_info=True)
             return
@@ -541,7 +607,7 @@ class LocalProcessBackend:
                 break
         self._refill()
         if worker is None:
-            worker = await LocalWorker.spawn(self.kill_grace_s)
+            worker = await LocalWorker.spawn(self.kill_grace_s, direct=self.direct)
         await worker.call("configure", config, timeout=60)
         memory_mb = config.get("limits", {}).get("memory_mb")
         if memory_mb:

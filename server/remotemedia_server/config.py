@@ -11,6 +11,7 @@ Example ``server.yaml``::
       idle_timeout_s: 3600             # idle sessions are closed
       max_sessions: 64
     workers: 2                         # warm workers
+    direct_streams: true               # clients stream to session workers' ports
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from typing import Any
+
+from remotemedia_server.direct import DirectOptions
 
 __all__ = ["ServerConfig", "Limits"]
 
@@ -61,6 +64,9 @@ class ServerConfig:
         allowed_nodes: Node types sessions may instantiate (None: all).
         limits: Per-session limits.
         kill_grace_s: Seconds an interrupted call gets before its worker is killed.
+        direct_streams: Let clients stream to each session's worker on its own
+            port (one hop less per frame); off when only the server's port is
+            reachable from clients.
     """
 
     host: str = "127.0.0.1"
@@ -74,6 +80,7 @@ class ServerConfig:
     allowed_nodes: list[str] | None = None
     limits: Limits = dataclasses.field(default_factory=Limits)
     kill_grace_s: float = 2.0
+    direct_streams: bool = True
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ServerConfig:
@@ -126,6 +133,16 @@ class ServerConfig:
             raise ValueError(f"{source}: node_modules must be a list of module names")
         if self.allowed_nodes is not None and not isinstance(self.allowed_nodes, list):
             raise ValueError(f"{source}: allowed_nodes must be a list of node names")
+        if not isinstance(self.direct_streams, bool):
+            raise ValueError(f"{source}: direct_streams must be true or false")
+
+    def direct_options(self) -> DirectOptions | None:
+        """How workers serve their own StreamPipeline endpoint (None: they do not)."""
+        if not self.direct_streams:
+            return None
+        return DirectOptions(
+            self.host, self.tls_cert, self.tls_key, int(self.max_message_mb)
+        )
 
     def worker_config(self) -> dict[str, Any]:
         """What a worker needs to know (sent when it joins a session)."""

@@ -1,4 +1,5 @@
-"""Framing between the front end and a session worker.
+"""Framing between the front end and a session worker, and stream messages both
+ends of a StreamPipeline call share.
 
 Messages are tuples ``(request_id, kind, payload)``. On the wire each is one frame:
 a fixed header (body length, request id, body format, kind length), the kind in
@@ -18,12 +19,30 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from remotemedia.remote import codec
+from remotemedia.remote._proto import execution_pb2 as epb
+
 # body length, request id, format (0: pickle, 1: raw bytes), kind length
 HEADER = struct.Struct("<QQBB")
 _PICKLED, _RAW = 0, 1
 # Below this size header and body are joined into one write (one syscall).
 _JOIN_LIMIT = 256 * 1024
 _READ_BUFFER = 256 * 1024
+
+# The last response of every StreamPipeline call.
+END_RESPONSE = epb.StreamResponse(end=True).SerializeToString()
+
+
+def pipeline_spec(spec: Any) -> dict[str, Any]:
+    """A ``PipelineSpec`` message as the plain dict session workers take."""
+    kind = spec.WhichOneof("nodes")
+    if kind == "manifest_json":
+        return {"manifest": spec.manifest_json}
+    if kind == "pickled_nodes":
+        return {"pickled": spec.pickled_nodes}
+    if kind == "node_ids":
+        return {"ids": list(spec.node_ids.ids)}
+    raise codec.CodecError("the pipeline spec names no nodes")
 
 
 def encode(message: tuple[int, str, Any]) -> list[bytes]:

@@ -29,7 +29,8 @@ import remotemedia as rm
 from remotemedia.core.errors import RemoteError
 from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
-from remotemedia.remote.status import code_for, error_record, trailing_metadata
+from remotemedia.remote.status import abort_with, as_remote_error
+from remotemedia_server import protocol
 from remotemedia_server.backend import WorkerBackend, WorkerHandle
 from remotemedia_server.config import ServerConfig
 
@@ -45,28 +46,6 @@ CAPABILITIES = [
     "call_stream_execute",
     "variables",
 ]
-
-
-def _as_remote_error(exc: BaseException) -> RemoteError:
-    if isinstance(exc, RemoteError):
-        return exc
-    record = error_record(exc)
-    return RemoteError(
-        record["message"],
-        code=code_for(exc).name,
-        remote_traceback=record["traceback"],
-        error_type=record["error_type"],
-    )
-
-
-async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-    """Ends the call with the status that reports ``exc`` (raises)."""
-    error = _as_remote_error(exc)
-    code = getattr(grpc.StatusCode, error.code or "UNKNOWN", grpc.StatusCode.UNKNOWN)
-    if code == grpc.StatusCode.UNKNOWN and not error.error_type:
-        logger.warning("internal error", exc_info=exc)
-    context.set_trailing_metadata(trailing_metadata(error))
-    await context.abort(code, str(error))
 
 
 class _Session:
@@ -111,8 +90,26 @@ class RemoteExecutionServicer:
             now = time.monotonic()
             for session in list(self.sessions.values()):
                 if session.active == 0 and now - session.last_used > idle:
+                    if await self._streaming_directly(session, idle):
+                        continue
                     logger.info("closing idle session %s", session.id)
                     await self._close_session(session)
+
+    @staticmethod
+    async def _streaming_directly(session: _Session, idle: float) -> bool:
+        """Whether the session's client used the worker's own endpoint lately
+        (those streams bypass this front end, so only the worker knows)."""
+        if session.worker.direct is None or not session.worker.alive:
+            return False
+        try:
+            status = await session.worker.call("status", None, timeout=5)
+        except RemoteError:
+            return False
+        quiet = float(status.get("stream_idle_s", idle + 1))
+        if quiet > idle:
+            return False
+        session.last_used = time.monotonic() - quiet
+        return True
 
     async def _close_session(self, session: _Session) -> None:
         self.sessions.pop(session.id, None)
@@ -141,13 +138,23 @@ class RemoteExecutionServicer:
                     # The previous worker crashed or was killed; that call already
                     # reported the loss. Carry on with a fresh worker.
                     session.worker = await self.backend.create(
-                        self.config.worker_config()
+                        self._worker_config(session.id)
                     )
                     session.restarts += 1
             yield session, session.worker
         finally:
             session.active -= 1
             session.last_used = time.monotonic()
+
+    def _worker_config(self, session_id: str) -> dict[str, Any]:
+        return {**self.config.worker_config(), "session_id": session_id}
+
+    @staticmethod
+    def _direct_endpoint(worker: WorkerHandle) -> epb.DirectEndpoint:
+        direct = worker.direct
+        if direct is None:
+            return epb.DirectEndpoint()
+        return epb.DirectEndpoint(port=direct[0], token=direct[1])
 
     def _timeout(self, requested: float) -> float:
         limit = float(self.config.limits.call_timeout_s)
@@ -202,13 +209,32 @@ class RemoteExecutionServicer:
                 "close unused sessions",
                 code="RESOURCE_EXHAUSTED",
             )
-        worker = await self.backend.create(self.config.worker_config())
         session_id = uuid.uuid4().hex
+        worker = await self.backend.create(self._worker_config(session_id))
         self.sessions[session_id] = _Session(session_id, worker)
         logger.info("opened session %s (%s)", session_id, request.client or "client")
         return epb.SessionInfo(
-            session_id=session_id, limits_json=json.dumps(self.config.limits.to_dict())
+            session_id=session_id,
+            limits_json=json.dumps(self.config.limits.to_dict()),
+            direct=self._direct_endpoint(worker),
         )
+
+    async def SessionEndpoint(
+        self, request: Any, context: Any
+    ) -> epb.SessionEndpointInfo:
+        session = self._session(request.session_id)
+        info = epb.SessionEndpointInfo()
+        async with session.lock:
+            failure = await session.worker.failure()
+        if failure is not None:
+            info.worker_failure_json = json.dumps(
+                {k: failure.get(k, "") for k in ("code", "message", "error_type")}
+            )
+            logger.info("session %s: worker ended (%s)", session.id, failure["message"])
+        # _use replaces a dead worker: the client gets the new endpoint.
+        async with self._use(request.session_id) as (_, worker):
+            info.direct.CopyFrom(self._direct_endpoint(worker))
+        return info
 
     async def CloseSession(
         self, request: Any, context: Any
@@ -242,22 +268,11 @@ class RemoteExecutionServicer:
         )
 
     # -- pipelines ------------------------------------------------------------------
-    @staticmethod
-    def _spec(spec: Any) -> dict[str, Any]:
-        kind = spec.WhichOneof("nodes")
-        if kind == "manifest_json":
-            return {"manifest": spec.manifest_json}
-        if kind == "pickled_nodes":
-            return {"pickled": spec.pickled_nodes}
-        if kind == "node_ids":
-            return {"ids": list(spec.node_ids.ids)}
-        raise codec.CodecError("the pipeline spec names no nodes")
-
     async def ExecutePipeline(
         self, request: Any, context: Any
     ) -> epb.ExecutePipelineResponse:
         payload = {
-            "spec": self._spec(request.pipeline),
+            "spec": protocol.pipeline_spec(request.pipeline),
             "input": request.input.SerializeToString(),
         }
         outputs = await self._call(
@@ -280,7 +295,7 @@ class RemoteExecutionServicer:
             return
         if first.WhichOneof("kind") != "open":
             raise codec.CodecError("the first StreamPipeline message must be 'open'")
-        spec = self._spec(first.open.pipeline)
+        spec = protocol.pipeline_spec(first.open.pipeline)
         async with self._use(first.open.session_id) as (_, worker):
             stream = worker.stream("stream_open", spec)
 
@@ -300,7 +315,7 @@ class RemoteExecutionServicer:
             try:
                 async for event in stream.events():
                     yield event
-                yield _END_RESPONSE
+                yield protocol.END_RESPONSE
             finally:
                 pump_task.cancel()
 
@@ -344,7 +359,7 @@ class RemoteExecutionServicer:
             except asyncio.CancelledError:
                 reply = _call_error(call_id, "CANCELLED", "the call was cancelled")
             except Exception as exc:  # noqa: BLE001 - reported in the reply
-                error = _as_remote_error(exc)
+                error = as_remote_error(exc)
                 reply = _call_error(
                     call_id,
                     error.code or "UNKNOWN",
@@ -382,7 +397,7 @@ class RemoteExecutionServicer:
                     call_id, "CANCELLED", "the call was cancelled", end=True
                 )
             except Exception as exc:  # noqa: BLE001 - reported in the reply
-                error = _as_remote_error(exc)
+                error = as_remote_error(exc)
                 reply = _call_error(
                     call_id,
                     error.code or "UNKNOWN",
@@ -457,9 +472,6 @@ class RemoteExecutionServicer:
     ) -> epb.PullVariablesResponse:
         values = await self._call(request.session_id, "pull", list(request.names))
         return epb.PullVariablesResponse(variables=values)
-
-
-_END_RESPONSE = epb.StreamResponse(end=True).SerializeToString()
 
 
 def _call_reply(call_id: int, value: bytes) -> bytes:

@@ -3,7 +3,9 @@
 Started by the front end with one end of a socketpair (``--fd``). The main thread
 runs user code (so that SIGINT interrupts it like Ctrl-C in a terminal), a reader
 thread receives requests and cancellations, and an asyncio loop thread runs
-streaming pipeline segments.
+streaming pipeline segments. Unless the server runs with ``--no-direct``, that loop
+also serves the worker's own StreamPipeline endpoint (:mod:`remotemedia_server.direct`),
+so that clients stream to it without the front-end hop.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 import traceback
 import types
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 # Before anything imports matplotlib: figures go to the client like Jupyter inline.
@@ -42,6 +45,7 @@ from remotemedia.remote import codec  # noqa: E402
 from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
 from remotemedia.remote.status import error_record  # noqa: E402
 from remotemedia_server import protocol  # noqa: E402
+from remotemedia_server.direct import DirectOptions, DirectServer  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +211,11 @@ class _Stream:
 class Worker:
     """The state and request loop of one session worker."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(
+        self, sock: socket.socket, direct: DirectOptions | None = None
+    ) -> None:
         self.sock = sock
+        self.session_id: str | None = None
         self.send_lock = threading.Lock()
         # Re-entrant: the SIGINT handler takes it on the main thread, which may
         # hold it already.
@@ -228,10 +235,19 @@ class Worker:
         self.cancelled = 0
         self.started = time.time()
         self.streams: dict[int, _Stream] = {}
+        self.stream_counts = {"direct": 0, "front_end": 0}
+        self.active_streams = 0
+        self.last_stream_end = time.monotonic()
         self.loop = asyncio.new_event_loop()
         threading.Thread(
             target=self.loop.run_forever, name="rm-worker-loop", daemon=True
         ).start()
+        self.direct: DirectServer | None = None
+        if direct is not None:
+            # Started before any session is assigned (warm pool), so that opening
+            # a session does not wait for it.
+            self.direct = DirectServer(self, direct)
+            asyncio.run_coroutine_threadsafe(self.direct.start(), self.loop).result()
         self.reset_namespace()
 
     # -- messaging --------------------------------------------------------------
@@ -295,7 +311,10 @@ class Worker:
         threading.Thread(
             target=self._read_loop, name="rm-worker-read", daemon=True
         ).start()
-        self.send(0, "hello", {"pid": os.getpid()})
+        hello: dict[str, Any] = {"pid": os.getpid()}
+        if self.direct is not None:
+            hello.update(direct_port=self.direct.port, direct_token=self.direct.token)
+        self.send(0, "hello", hello)
         while True:
             message = self.ops.get()
             if message is None:
@@ -420,7 +439,14 @@ class Worker:
             "variables": variables,
             "cells": self.cells,
             "cancelled": self.cancelled,
-            "streams": len(self.streams),
+            "streams": self.active_streams,
+            "streams_direct": self.stream_counts["direct"],
+            "streams_via_front_end": self.stream_counts["front_end"],
+            "stream_idle_s": (
+                0.0
+                if self.active_streams
+                else round(time.monotonic() - self.last_stream_end, 3)
+            ),
         }
 
     def _object(self, object_id: str) -> Any:
@@ -439,6 +465,7 @@ class Worker:
 
     # -- ops (main thread) --------------------------------------------------------
     def op_configure(self, rid: int, payload: dict[str, Any]) -> dict[str, Any]:
+        self.session_id = payload.get("session_id")
         self.limits = dict(payload.get("limits", {}))
         allowed = payload.get("allowed_nodes")
         self.allowed_nodes = set(allowed) if allowed is not None else None
@@ -696,37 +723,22 @@ class Worker:
     async def _stream_main(
         self, rid: int, spec: dict[str, Any], stream: _Stream
     ) -> None:
-        nodes: list[Node] = []
-        owned = False
+        """A stream relayed by the front end: requests arrive through the socket."""
+        queue = stream.queue
+
+        async def next_requests() -> tuple[list[bytes], bool]:
+            # Everything already queued is answered with one response.
+            items = [await queue.get()]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            if _END in items:
+                return items[: items.index(_END)], True
+            return items, False
+
         try:
-            nodes, owned = self._build_nodes(spec)
-            for node in nodes:
-                await node._ensure_initialized()
-            count = 0
-            ended = False
-            queue = stream.queue
-            while not ended:
-                # Everything already queued is answered with one response.
-                items = [await queue.get()]
-                while not queue.empty():
-                    items.append(queue.get_nowait())
-                outputs: list[Any] = []
-                consumed = 0
-                for item in items:
-                    if item is _END:
-                        ended = True
-                        break
-                    values, ended = self._stream_values(item)
-                    for value in values:
-                        outputs.extend(await self._chain(nodes, 0, [value]))
-                        consumed += 1
-                    if ended:
-                        break
-                if consumed:
-                    count += consumed
-                    self._send_stream_outputs(rid, outputs, count, nodes)
-            self._send_stream_outputs(rid, await self._flush_chain(nodes), count, nodes)
-            self.send(rid, "ok", count)
+            async for response in self.stream_responses(spec, next_requests, False):
+                self.send(rid, "event", response)
+            self.send(rid, "ok", None)
         except asyncio.CancelledError:
             self.cancelled += 1
             self.send(
@@ -738,6 +750,50 @@ class Worker:
             self.reply_error(rid, exc)
         finally:
             self.streams.pop(rid, None)
+
+    async def stream_responses(
+        self,
+        spec: dict[str, Any],
+        next_requests: Callable[[], Awaitable[tuple[list[bytes], bool]]],
+        direct: bool,
+    ) -> AsyncIterator[bytes]:
+        """Runs one stream: serialized requests in, serialized responses out.
+
+        Args:
+            spec: The pipeline segment (see :meth:`_build_nodes`).
+            next_requests: Waits for the next requests; also says whether the
+                client has ended its input.
+            direct: Whether the client streams to this worker's own endpoint
+                (counted apart in the status).
+        """
+        nodes: list[Node] = []
+        owned = False
+        self.stream_counts["direct" if direct else "front_end"] += 1
+        self.active_streams += 1
+        try:
+            nodes, owned = self._build_nodes(spec)
+            for node in nodes:
+                await node._ensure_initialized()
+            count = 0
+            ended = False
+            while not ended:
+                requests, ended = await next_requests()
+                outputs: list[Any] = []
+                consumed = 0
+                for raw in requests:
+                    values, ended = self._stream_values(raw)
+                    for value in values:
+                        outputs.extend(await self._chain(nodes, 0, [value]))
+                        consumed += 1
+                    if ended:
+                        break
+                if consumed:
+                    count += consumed
+                    yield self._stream_response(outputs, count, nodes)
+            yield self._stream_response(await self._flush_chain(nodes), count, nodes)
+        finally:
+            self.active_streams -= 1
+            self.last_stream_end = time.monotonic()
             if owned:
                 for node in nodes:
                     try:
@@ -759,9 +815,8 @@ class Worker:
             return [], True
         raise codec.CodecError(f"unexpected '{kind}' mid-stream")
 
-    def _send_stream_outputs(
-        self, rid: int, outputs: list[Any], count: int, nodes: list[Node]
-    ) -> None:
+    @staticmethod
+    def _stream_response(outputs: list[Any], count: int, nodes: list[Node]) -> bytes:
         response = epb.StreamResponse(ack=count)
         for value in outputs:
             slot = response.values.add()
@@ -771,7 +826,7 @@ class Worker:
                 name = nodes[-1].name if nodes else "pipeline"
                 slot.Clear()
                 codec.encode(NodeError.from_exception(name, exc, value), msg=slot)
-        self.send(rid, "event", response.SerializeToString())
+        return response.SerializeToString()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -779,13 +834,14 @@ def main(argv: list[str] | None = None) -> None:
     global _WORKER
     parser = argparse.ArgumentParser(description="remotemedia session worker")
     parser.add_argument("--fd", type=int, required=True)
+    DirectOptions.add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING, format="worker %(levelname)s %(message)s"
     )
     sock = socket.socket(fileno=args.fd)
     sock.setblocking(True)
-    _WORKER = Worker(sock)
+    _WORKER = Worker(sock, DirectOptions.from_args(args))
     _WORKER.run()
 
 

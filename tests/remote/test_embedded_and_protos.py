@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import remotemedia as rm
@@ -138,6 +139,11 @@ def test_tls_server_and_client(tmp_path: Path) -> None:
     try:
         with rm.connect(srv.address, srv.token, tls=str(cert)) as sess:
             assert sess.execute("40 + 2").value_bundle == {"text/plain": "42"}
+            # Streams reach the worker's own endpoint over TLS too.
+            frames = [rm.AudioFrame(np.full((1, 480), 0.5, np.float32), 48000)] * 3
+            out = rm.Pipeline([rm.remote(rm.nodes.Gain(-6.0), sess)]).collect(frames)
+            assert len(out) == 3
+            assert sess.status()["streams_direct"] == 1
         with pytest.raises(rm.RemoteError, match="cannot reach"):
             rm.connect(srv.address, srv.token, timeout=2)  # plaintext to a TLS port
     finally:

@@ -1,0 +1,196 @@
+"""A session worker's own gRPC endpoint: StreamPipeline without the front-end hop.
+
+Streamed through the front end, a frame crosses three processes (client, front end,
+session worker) and two sockets each way. Through this endpoint it crosses two
+processes, like a plain gRPC echo. The worker serves only ``StreamPipeline`` here,
+for the one session it belongs to, and only to callers presenting its own bearer
+token, which the front end hands to that session's client (``OpenSession``,
+``SessionEndpoint``). Calls, cells, limits and crash reports stay with the front
+end; a client that cannot reach this port streams through the front end instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+
+from remotemedia.core.errors import RemoteError
+from remotemedia.remote import _rpc, codec
+from remotemedia.remote._proto import execution_pb2 as epb
+from remotemedia.remote.status import abort_with, error_from_record
+from remotemedia_server import protocol
+
+logger = logging.getLogger(__name__)
+
+# What a stream reads next: serialized requests, and whether the client is done.
+NextRequests = Callable[[], Awaitable[tuple[list[bytes], bool]]]
+
+
+@dataclasses.dataclass
+class DirectOptions:
+    """How a worker serves its direct endpoint (the front end's own settings).
+
+    Attributes:
+        host: Interface to bind: the front end's.
+        tls_cert: PEM certificate file (TLS when set with ``tls_key``).
+        tls_key: PEM private key file.
+        max_message_mb: Largest message accepted or sent.
+    """
+
+    host: str = "127.0.0.1"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_message_mb: int = 256
+
+    def to_args(self) -> list[str]:
+        """The worker command-line options that carry these settings."""
+        args = [
+            "--direct-host",
+            self.host,
+            "--max-message-mb",
+            str(self.max_message_mb),
+        ]
+        if self.tls_cert and self.tls_key:
+            args += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
+        return args
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        """Adds the options :meth:`to_args` writes."""
+        parser.add_argument("--direct-host", default=None)
+        parser.add_argument("--max-message-mb", type=int, default=256)
+        parser.add_argument("--tls-cert", default=None)
+        parser.add_argument("--tls-key", default=None)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DirectOptions | None:
+        """The options parsed by :meth:`add_arguments` (None: no direct endpoint)."""
+        if args.direct_host is None:
+            return None
+        return cls(args.direct_host, args.tls_cert, args.tls_key, args.max_message_mb)
+
+
+class StreamHost(Protocol):
+    """What the endpoint needs from its worker."""
+
+    session_id: str | None
+
+    def stream_responses(
+        self, spec: dict[str, Any], next_requests: NextRequests, direct: bool
+    ) -> AsyncIterator[bytes]:
+        """Runs one stream; yields serialized responses (the last one ends it)."""
+        ...
+
+    def error_payload(self, exc: BaseException) -> dict[str, str]:
+        """The error record reporting ``exc``."""
+        ...
+
+
+class DirectServer:
+    """Serves ``StreamPipeline`` for one worker's session on the worker's loop.
+
+    Args:
+        host: The worker (its session id, streams and error reporting).
+        options: Interface, TLS and message size.
+    """
+
+    def __init__(self, host: StreamHost, options: DirectOptions) -> None:
+        self.host = host
+        self.options = options
+        self.token = secrets.token_hex(24)
+        self.port = 0
+        self._expected = f"Bearer {self.token}".encode()
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> int:
+        """Binds a free port and starts serving; returns the port."""
+        max_bytes = int(self.options.max_message_mb) * 2**20
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_send_message_length", max_bytes),
+                ("grpc.max_receive_message_length", max_bytes),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        handler = grpc.method_handlers_generic_handler(
+            _rpc.SERVICE,
+            {"StreamPipeline": grpc.stream_stream_rpc_method_handler(self._stream)},
+        )
+        server.add_generic_rpc_handlers((handler,))
+        target = f"{self.options.host}:0"
+        if self.options.tls_cert and self.options.tls_key:
+            credentials = grpc.ssl_server_credentials(
+                [
+                    (
+                        Path(self.options.tls_key).read_bytes(),
+                        Path(self.options.tls_cert).read_bytes(),
+                    )
+                ]
+            )
+            self.port = server.add_secure_port(target, credentials)
+        else:
+            self.port = server.add_insecure_port(target)
+        await server.start()
+        self._server = server
+        return self.port
+
+    def _authorized(self, context: grpc.aio.ServicerContext) -> bool:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                given = value if isinstance(value, bytes) else value.encode()
+                return hmac.compare_digest(given, self._expected)
+        return False
+
+    async def _stream(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        try:
+            if not self._authorized(context):
+                raise RemoteError(
+                    "missing or invalid session token for this worker endpoint "
+                    "(it comes with the session: OpenSession or SessionEndpoint)",
+                    code="UNAUTHENTICATED",
+                )
+            iterator = requests.__aiter__()
+            try:
+                raw = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            first = codec.parse(epb.StreamRequest, raw, "StreamRequest")
+            if first.WhichOneof("kind") != "open":
+                raise codec.CodecError(
+                    "the first StreamPipeline message must be 'open'"
+                )
+            if first.open.session_id != self.host.session_id:
+                raise RemoteError(
+                    f"this worker serves session '{self.host.session_id}', "
+                    f"not '{first.open.session_id}'",
+                    code="NOT_FOUND",
+                )
+            spec = protocol.pipeline_spec(first.open.pipeline)
+
+            async def next_requests() -> tuple[list[bytes], bool]:
+                try:
+                    return [await iterator.__anext__()], False
+                except StopAsyncIteration:
+                    return [], True
+
+            async for response in self.host.stream_responses(spec, next_requests, True):
+                yield response
+            return
+        except asyncio.CancelledError:
+            raise
+        except RemoteError as exc:
+            failure: BaseException = exc
+        except Exception as exc:  # noqa: BLE001 - reported with its status
+            failure = error_from_record(self.host.error_payload(exc))
+        await abort_with(context, failure)
