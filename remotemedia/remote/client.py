@@ -55,11 +55,14 @@ _LOST_CODES = (
 
 @dataclasses.dataclass
 class _DirectChannel:
-    """A channel to a session worker's own StreamPipeline endpoint."""
+    """A channel to a session worker's own endpoint (StreamPipeline, CallStream)."""
 
     channel: grpc.aio.Channel
     stream: Any
+    calls: Any
     metadata: tuple[tuple[str, str], ...]
+    # What the front end said when calls on this channel failed (asked once).
+    failure: asyncio.Future[RemoteError] | None = None
 
 
 _default_session: Session | None = None
@@ -324,28 +327,42 @@ class Session:
             request_serializer=None,
             response_deserializer=epb.StreamResponse.FromString,
         )
+        calls = channel.stream_stream(
+            _rpc.path("CallStream"),
+            request_serializer=epb.CallStreamRequest.SerializeToString,
+            response_deserializer=epb.CallStreamResponse.FromString,
+        )
         self._direct = _DirectChannel(
-            channel, stream, (("authorization", f"Bearer {token}"),)
+            channel, stream, calls, (("authorization", f"Bearer {token}"),)
         )
         return self._direct
 
-    async def _direct_failure(self, exc: grpc.aio.AioRpcError) -> RemoteError:
-        """The error to report for a failed direct stream.
+    async def _direct_failure(
+        self, exc: grpc.aio.AioRpcError, channel: _DirectChannel
+    ) -> RemoteError:
+        """The error to report for a failed call on the worker's own endpoint.
 
         A worker that crashed or was killed cannot say why over its own endpoint;
-        the front end can, and hands over the replacement worker's endpoint.
+        the front end can, and hands over the replacement worker's endpoint. It
+        is asked once per channel: every call that failed with it gets the answer.
         """
         error = error_from_rpc(exc, self.address)
         if exc.code() not in _LOST_CODES:
             return error  # reported by the worker itself
-        try:
-            info = await self._unary("SessionEndpoint", self._ref(), timeout=30)
-        except RemoteError:
-            return error
-        self._set_direct_endpoint(info.direct)
-        if info.worker_failure_json:
-            return error_from_record(json.loads(info.worker_failure_json))
-        return error
+        if channel.failure is None:
+            channel.failure = asyncio.get_running_loop().create_future()
+            report = error
+            try:
+                info = await self._unary("SessionEndpoint", self._ref(), timeout=30)
+            except RemoteError:
+                pass
+            else:
+                if channel is self._direct or self._direct is None:
+                    self._set_direct_endpoint(info.direct)
+                if info.worker_failure_json:
+                    report = error_from_record(json.loads(info.worker_failure_json))
+            channel.failure.set_result(report)
+        return await asyncio.shield(channel.failure)
 
     async def _unary(
         self, name: str, request: Any, timeout: float | None = None
@@ -477,9 +494,8 @@ class Session:
         execute.session_id = self.id
         execute.code = code
         execute.timeout_s = float(timeout or 0)
-        if self._calls is None:
-            self._calls = _CallStream(self)
-        await self._calls.execute(request, sink)
+        calls = await self._open_calls()
+        await calls.execute(request, sink)
 
     def execute(
         self,
@@ -692,10 +708,17 @@ class Session:
             raise RemoteError(
                 f"session {self.id} is closed", code="FAILED_PRECONDITION"
             )
-        if self._calls is None:
-            self._calls = _CallStream(self)
-        calls = self._calls
+        calls = await self._open_calls()
         return await calls.call(request)
+
+    async def _open_calls(self) -> _CallStream:
+        """The session's CallStream, opened on first use (to the worker's own
+        endpoint when it can be reached) and again after it failed."""
+        if self._calls is None:
+            direct = await self._direct_channel()
+            if self._calls is None:  # (another caller may have opened it meanwhile)
+                self._calls = _CallStream(self, direct)
+        return self._calls
 
     async def _aget_attribute(self, object_id: str, name: str) -> tuple[bool, Any]:
         callable_, value, _ = await self._aget_attribute_info(object_id, name)
@@ -1024,7 +1047,7 @@ class Session:
             if problem:
                 raise problem[0] from None
             if direct is not None:
-                raise await self._direct_failure(exc) from None
+                raise await self._direct_failure(exc, direct) from None
             raise error_from_rpc(exc, self.address) from None
         except asyncio.CancelledError:
             if problem:  # the call was cancelled because the inputs failed
@@ -1049,11 +1072,15 @@ class _CallStream:
     """A session's CallStream: method calls and code cells multiplexed over one
     bidi call."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, direct: _DirectChannel | None = None) -> None:
         self._session = session
+        self._direct = direct
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any] | _Execution] = {}
-        self._call = session._stubs["CallStream"](metadata=session._metadata)
+        if direct is not None:
+            self._call = direct.calls(metadata=direct.metadata)
+        else:
+            self._call = session._stubs["CallStream"](metadata=session._metadata)
         self._write_lock = asyncio.Lock()
         self._reader = asyncio.get_running_loop().create_task(self._read())
         self._failed = False
@@ -1077,7 +1104,10 @@ class _CallStream:
                 if not target.done():
                     target.set_result(response)
         except grpc.aio.AioRpcError as exc:
-            failure = error_from_rpc(exc, self._session.address)
+            if self._direct is not None and not self._failed:
+                failure = await self._session._direct_failure(exc, self._direct)
+            else:
+                failure = error_from_rpc(exc, self._session.address)
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # noqa: BLE001 - fails the waiting calls

@@ -112,6 +112,7 @@ class LocalWorker:
             else None
         )
         self._failure: dict[str, str] | None = None
+        self._last_words: dict[str, str] | None = None
         self._connection = connection
         self._ids = itertools.count(1)
         self._pending: dict[int, Any] = {}
@@ -229,6 +230,10 @@ class LocalWorker:
             self._death = "worker sent a malformed message and was killed"
             self._kill()
             return
+        if kind == "dying":  # the worker ends itself and says why (a record)
+            self._last_words = payload
+            self._expected_exit = False
+            return
         target = self._pending.get(rid)
         if target is None:
             return  # a reply to a call that was given up
@@ -261,6 +266,8 @@ class LocalWorker:
         }
         if self._expected_exit:
             record["message"] = f"session worker stopped ({self._death})"
+        if self._last_words:
+            record = dict(self._last_words)
         self._failure = record
         for target in list(self._pending.values()):
             if isinstance(target, asyncio.Queue):
@@ -352,7 +359,7 @@ class LocalWorker:
             except asyncio.TimeoutError:
                 killed = await self._interrupt(rid, lambda: asyncio.shield(future))
                 raise RemoteError(
-                    _deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
+                    deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
                 ) from None
             except asyncio.CancelledError:
                 asyncio.get_running_loop().create_task(
@@ -437,7 +444,8 @@ async def _wait(future: asyncio.Future[Any], timeout: float | None) -> Any:
 _timeout_after: Any = getattr(asyncio, "timeout", None)
 
 
-def _deadline_message(timeout: float | None, killed: bool) -> str:
+def deadline_message(timeout: float | None, killed: bool) -> str:
+    """What a call past its wall-time limit reports."""
     text = f"call exceeded the {timeout:g} s time limit and was interrupted"
     if killed:
         text += (
@@ -514,7 +522,7 @@ class _LocalStream:
                     killed = await self._worker._interrupt(self._rid, self._wait_done)
                     self._finished = True
                     raise RemoteError(
-                        _deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
+                        deadline_message(timeout, killed), code="DEADLINE_EXCEEDED"
                     ) from None
                 if kind == "event":
                     if self._coalesce and not self._queue.empty():

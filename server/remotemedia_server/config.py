@@ -150,4 +150,5 @@ class ServerConfig:
             "limits": self.limits.to_dict(),
             "node_modules": list(self.node_modules),
             "allowed_nodes": self.allowed_nodes,
+            "kill_grace_s": self.kill_grace_s,
         }

@@ -1,12 +1,13 @@
-"""A session worker's own gRPC endpoint: StreamPipeline without the front-end hop.
+"""A session worker's own gRPC endpoint: streams and calls without the front-end hop.
 
-Streamed through the front end, a frame crosses three processes (client, front end,
-session worker) and two sockets each way. Through this endpoint it crosses two
-processes, like a plain gRPC echo. The worker serves only ``StreamPipeline`` here,
-for the one session it belongs to, and only to callers presenting its own bearer
-token, which the front end hands to that session's client (``OpenSession``,
-``SessionEndpoint``). Calls, cells, limits and crash reports stay with the front
-end; a client that cannot reach this port streams through the front end instead.
+Relayed by the front end, a frame or a method call crosses three processes (client,
+front end, session worker) and two sockets each way. Through this endpoint it
+crosses two, like a plain gRPC echo. The worker serves ``StreamPipeline`` and
+``CallStream`` (method calls, code cells) here, for the one session it belongs to,
+and only to callers presenting its own bearer token, which the front end hands to
+that session's client (``OpenSession``, ``SessionEndpoint``). Limits hold as they
+do through the front end; crash reports still come from the front end, which sees
+the worker end. A client that cannot reach this port uses the front end instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import dataclasses
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,7 +28,7 @@ from remotemedia.core.errors import RemoteError
 from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
 from remotemedia.remote.status import abort_with, error_from_record
-from remotemedia_server import protocol
+from remotemedia_server import calls, protocol
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,16 @@ class StreamHost(Protocol):
         """The error record reporting ``exc``."""
         ...
 
+    def call_timeout(self, requested: float) -> float:
+        """The wall-time limit of one call."""
+        ...
+
+    def local_request(
+        self, op: str, payload: Any, timeout: float
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        """Runs an op as the front end would; yields events, then the final reply."""
+        ...
+
 
 class DirectServer:
     """Serves ``StreamPipeline`` for one worker's session on the worker's loop.
@@ -123,7 +134,10 @@ class DirectServer:
         )
         handler = grpc.method_handlers_generic_handler(
             _rpc.SERVICE,
-            {"StreamPipeline": grpc.stream_stream_rpc_method_handler(self._stream)},
+            {
+                "StreamPipeline": grpc.stream_stream_rpc_method_handler(self._stream),
+                "CallStream": grpc.stream_stream_rpc_method_handler(self._calls),
+            },
         )
         server.add_generic_rpc_handlers((handler,))
         target = f"{self.options.host}:0"
@@ -150,16 +164,71 @@ class DirectServer:
                 return hmac.compare_digest(given, self._expected)
         return False
 
+    def _check_token(self, context: grpc.aio.ServicerContext) -> None:
+        if not self._authorized(context):
+            raise RemoteError(
+                "missing or invalid session token for this worker endpoint "
+                "(it comes with the session: OpenSession or SessionEndpoint)",
+                code="UNAUTHENTICATED",
+            )
+
+    def _check_session(self, session_id: str) -> None:
+        if session_id != self.host.session_id:
+            raise RemoteError(
+                f"this worker serves session '{self.host.session_id}', "
+                f"not '{session_id}'",
+                code="NOT_FOUND",
+            )
+
+    async def _calls(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> None:
+        try:
+            self._check_token(context)
+            await calls.serve_call_stream(
+                requests, context, self._call_raw, self._execute_events
+            )
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported with its status
+            failure = exc
+        await abort_with(context, failure)
+
+    async def _call_raw(self, session_id: str, raw: bytes, timeout_s: float) -> bytes:
+        self._check_session(session_id)
+        kind: str = "err"
+        result: Any = None
+        requests = self.host.local_request(
+            "call_raw", raw, self.host.call_timeout(timeout_s)
+        )
+        async for kind, result in requests:
+            pass
+        if kind == "err":
+            raise error_from_record(result)
+        return bytes(result)
+
+    async def _execute_events(
+        self, session_id: str, code: str, timeout_s: float
+    ) -> AsyncGenerator[bytes, None]:
+        self._check_session(session_id)
+        requests = self.host.local_request(
+            "execute", {"code": code}, self.host.call_timeout(timeout_s)
+        )
+        try:
+            async for kind, item in requests:
+                if kind == "event":
+                    yield item
+                elif kind == "err":
+                    raise error_from_record(item)
+        finally:
+            await requests.aclose()  # a cancelled cell stops now
+
     async def _stream(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         try:
-            if not self._authorized(context):
-                raise RemoteError(
-                    "missing or invalid session token for this worker endpoint "
-                    "(it comes with the session: OpenSession or SessionEndpoint)",
-                    code="UNAUTHENTICATED",
-                )
+            self._check_token(context)
             iterator = requests.__aiter__()
             try:
                 raw = await iterator.__anext__()
@@ -170,12 +239,7 @@ class DirectServer:
                 raise codec.CodecError(
                     "the first StreamPipeline message must be 'open'"
                 )
-            if first.open.session_id != self.host.session_id:
-                raise RemoteError(
-                    f"this worker serves session '{self.host.session_id}', "
-                    f"not '{first.open.session_id}'",
-                    code="NOT_FOUND",
-                )
+            self._check_session(first.open.session_id)
             spec = protocol.pipeline_spec(first.open.pipeline)
 
             async def next_requests() -> tuple[list[bytes], bool]:

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -29,8 +29,8 @@ import remotemedia as rm
 from remotemedia.core.errors import RemoteError
 from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
-from remotemedia.remote.status import abort_with, as_remote_error
-from remotemedia_server import protocol
+from remotemedia.remote.status import abort_with
+from remotemedia_server import calls, protocol
 from remotemedia_server.backend import WorkerBackend, WorkerHandle
 from remotemedia_server.config import ServerConfig
 
@@ -98,14 +98,14 @@ class RemoteExecutionServicer:
     @staticmethod
     async def _streaming_directly(session: _Session, idle: float) -> bool:
         """Whether the session's client used the worker's own endpoint lately
-        (those streams bypass this front end, so only the worker knows)."""
+        (those streams and calls bypass this front end; only the worker knows)."""
         if session.worker.direct is None or not session.worker.alive:
             return False
         try:
             status = await session.worker.call("status", None, timeout=5)
         except RemoteError:
             return False
-        quiet = float(status.get("stream_idle_s", idle + 1))
+        quiet = float(status.get("direct_idle_s", idle + 1))
         if quiet > idle:
             return False
         session.last_used = time.monotonic() - quiet
@@ -340,96 +340,23 @@ class RemoteExecutionServicer:
         return response
 
     async def CallStream(self, requests: AsyncIterator[bytes], context: Any) -> None:
-        """CallMethod requests multiplexed over one stream; replies in any order.
+        await calls.serve_call_stream(
+            requests, context, self._call_raw, self._execute_events
+        )
 
-        Each call runs in its own task and writes its reply itself (no queue hop).
-        """
-        loop = asyncio.get_running_loop()
-        write_lock = asyncio.Lock()
-        running: dict[int, asyncio.Task[None]] = {}
+    async def _call_raw(self, session_id: str, raw: bytes, timeout_s: float) -> bytes:
+        # The worker gets the request as it came and answers with the encoded
+        # result Value: neither is copied into new messages here.
+        result: bytes = await self._call(session_id, "call_raw", raw, timeout_s)
+        return result
 
-        async def one(call_id: int, request: Any, raw: bytes) -> None:
-            try:
-                # The worker gets the request as it came and answers with the
-                # encoded result Value: neither is copied into new messages here.
-                data = await self._call(
-                    request.call.session_id, "call_raw", raw, request.call.timeout_s
-                )
-                reply = _call_reply(call_id, data)
-            except asyncio.CancelledError:
-                reply = _call_error(call_id, "CANCELLED", "the call was cancelled")
-            except Exception as exc:  # noqa: BLE001 - reported in the reply
-                error = as_remote_error(exc)
-                reply = _call_error(
-                    call_id,
-                    error.code or "UNKNOWN",
-                    str(error),
-                    error.error_type,
-                    error.remote_traceback,
-                )
-            finally:
-                running.pop(call_id, None)
-            async with write_lock:
-                await context.write(reply)
-
-        async def locked_write(data: bytes) -> None:
-            async with write_lock:
-                await context.write(data)
-
-        async def execute(call_id: int, request: Any) -> None:
-            # Like ExecuteCode: the worker's events go out as they come (each one
-            # written before the next is read, so their order holds), then `end`.
-            try:
-                async with self._use(request.session_id) as (_, worker):
-                    stream = worker.stream("execute", {"code": request.code})
-                    events = stream.events(timeout=self._timeout(request.timeout_s))
-                    async for event in events:
-                        # Shielded: a cancel must not abandon a write in flight (the
-                        # call allows one at a time).
-                        await asyncio.shield(
-                            loop.create_task(
-                                locked_write(_execute_event(call_id, event))
-                            )
-                        )
-                reply = b"\x08" + _varint(call_id) + _END_FLAG
-            except asyncio.CancelledError:
-                reply = _call_error(
-                    call_id, "CANCELLED", "the call was cancelled", end=True
-                )
-            except Exception as exc:  # noqa: BLE001 - reported in the reply
-                error = as_remote_error(exc)
-                reply = _call_error(
-                    call_id,
-                    error.code or "UNKNOWN",
-                    str(error),
-                    error.error_type,
-                    error.remote_traceback,
-                    end=True,
-                )
-            finally:
-                running.pop(call_id, None)
-            async with write_lock:
-                await context.write(reply)
-
-        try:
-            async for raw in requests:
-                request = codec.parse(epb.CallStreamRequest, raw, "CallStream")
-                if request.cancel:
-                    task = running.get(request.id)
-                    if task is not None:
-                        task.cancel()
-                    continue
-                if request.HasField("execute"):
-                    running[request.id] = loop.create_task(
-                        execute(request.id, request.execute)
-                    )
-                    continue
-                running[request.id] = loop.create_task(one(request.id, request, raw))
-            if running:
-                await asyncio.gather(*running.values(), return_exceptions=True)
-        finally:
-            for task in list(running.values()):
-                task.cancel()
+    async def _execute_events(
+        self, session_id: str, code: str, timeout_s: float
+    ) -> AsyncGenerator[bytes, None]:
+        async with self._use(session_id) as (_, worker):
+            stream = worker.stream("execute", {"code": code})
+            async for event in stream.events(timeout=self._timeout(timeout_s)):
+                yield event
 
     async def GetAttribute(
         self, request: Any, context: Any
@@ -472,61 +399,6 @@ class RemoteExecutionServicer:
     ) -> epb.PullVariablesResponse:
         values = await self._call(request.session_id, "pull", list(request.names))
         return epb.PullVariablesResponse(variables=values)
-
-
-def _call_reply(call_id: int, value: bytes) -> bytes:
-    """Serialized ``CallStreamResponse(id, result=CallMethodResponse(value))``.
-
-    Built around the worker's encoded Value without parsing or copying it into a
-    message (fields: id = 1 varint; result = 2 and its result = 1, both
-    length-delimited).
-    """
-    inner = b"\x0a" + _varint(len(value))
-    return b"".join(
-        (
-            b"\x08",
-            _varint(call_id),
-            b"\x12",
-            _varint(len(inner) + len(value)),
-            inner,
-            value,
-        )
-    )
-
-
-# CallStreamResponse fields: id = 1 (varint), event = 5 (length-delimited),
-# end = 6 (varint); this is `end: true`.
-_END_FLAG = b"\x30\x01"
-
-
-def _execute_event(call_id: int, event: bytes) -> bytes:
-    """Serialized ``CallStreamResponse(id, event=...)`` around the worker's
-    already serialized ExecuteCodeEvent (not parsed here)."""
-    return b"".join((b"\x08", _varint(call_id), b"\x2a", _varint(len(event)), event))
-
-
-def _call_error(
-    call_id: int,
-    code: str,
-    message: str,
-    error_type: str = "",
-    tb: str = "",
-    end: bool = False,
-) -> bytes:
-    response = epb.CallStreamResponse(id=call_id, code=code, end=end)
-    response.error.message = message
-    response.error.error_type = error_type
-    response.error.traceback = tb
-    return response.SerializeToString()
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _probe_gpus() -> list[dict[str, Any]]:

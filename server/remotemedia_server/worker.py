@@ -14,8 +14,10 @@ import argparse
 import ast
 import asyncio
 import builtins
+import contextlib
 import inspect
 import io
+import itertools
 import json
 import linecache
 import logging
@@ -30,7 +32,7 @@ import time
 import traceback
 import types
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 # Before anything imports matplotlib: figures go to the client like Jupyter inline.
@@ -45,6 +47,9 @@ from remotemedia.remote import codec  # noqa: E402
 from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
 from remotemedia.remote.status import error_record  # noqa: E402
 from remotemedia_server import protocol  # noqa: E402
+from remotemedia_server.backend import (
+    deadline_message as _deadline_message,
+)  # noqa: E402
 from remotemedia_server.direct import DirectOptions, DirectServer  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -237,7 +242,15 @@ class Worker:
         self.streams: dict[int, _Stream] = {}
         self.stream_counts = {"direct": 0, "front_end": 0}
         self.active_streams = 0
-        self.last_stream_end = time.monotonic()
+        # Requests that came through the direct endpoint: their replies go to
+        # these sinks, not to the front end. Negative ids never clash with the
+        # front end's.
+        self.local_sinks: dict[int, Callable[[str, Any], None]] = {}
+        self._local_ids = itertools.count(-1, -1)
+        self.direct_active = 0
+        self.direct_calls = 0
+        self.last_direct = time.monotonic()
+        self.kill_grace_s = 2.0
         self.loop = asyncio.new_event_loop()
         threading.Thread(
             target=self.loop.run_forever, name="rm-worker-loop", daemon=True
@@ -256,7 +269,11 @@ class Worker:
         if main:
             self.main_sending = True
         try:
-            protocol.send_blocking(self.sock, (rid, kind, payload), self.send_lock)
+            sink = self.local_sinks.get(rid)
+            if sink is not None:
+                sink(kind, payload)  # a request from the direct endpoint
+            else:
+                protocol.send_blocking(self.sock, (rid, kind, payload), self.send_lock)
         except OSError:
             os._exit(0)  # the front end is gone
         finally:
@@ -386,6 +403,85 @@ class Worker:
             else:
                 self.ops.put(message)
 
+    # -- requests from the direct endpoint (asyncio loop) ------------------------------
+    def call_timeout(self, requested: float) -> float:
+        """The wall-time limit of one call (the session's, or less if asked)."""
+        limit = float(self.limits.get("call_timeout_s", 300.0))
+        return min(limit, requested) if requested > 0 else limit
+
+    async def local_request(
+        self, op: str, payload: Any, timeout: float
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        """Runs an op on the main thread like a front-end request; yields its
+        ``("event", bytes)`` items, then its final ``("ok"|"err", payload)``.
+
+        The call-time limit is enforced here as the front end would: interrupt,
+        and if the op ignores that for ``kill_grace_s``, end the worker (the
+        front end learns why and reports it).
+        """
+        loop = asyncio.get_running_loop()
+        replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        rid = next(self._local_ids)
+
+        def sink(kind: str, item: Any) -> None:
+            if kind != "event":
+                self.local_sinks.pop(rid, None)
+            loop.call_soon_threadsafe(replies.put_nowait, (kind, item))
+
+        self.local_sinks[rid] = sink
+        self.direct_active += 1
+        self.direct_calls += 1
+        self.ops.put((rid, op, payload))
+        deadline = loop.time() + timeout
+        finished = False
+        try:
+            while True:
+                try:
+                    kind, item = await asyncio.wait_for(
+                        replies.get(), max(0.0, deadline - loop.time())
+                    )
+                except asyncio.TimeoutError:
+                    self._cancel(rid)
+                    try:
+                        await asyncio.wait_for(self._final(replies), self.kill_grace_s)
+                    except asyncio.TimeoutError:
+                        self._die(
+                            RemoteError(
+                                _deadline_message(timeout, killed=True),
+                                code="DEADLINE_EXCEEDED",
+                            )
+                        )
+                    finished = True
+                    raise RemoteError(
+                        _deadline_message(timeout, killed=False),
+                        code="DEADLINE_EXCEEDED",
+                    ) from None
+                if kind != "event":
+                    finished = True
+                yield kind, item
+                if finished:
+                    return
+        finally:
+            self.direct_active -= 1
+            self.last_direct = time.monotonic()
+            if not finished:
+                self._cancel(rid)  # the client gave up: stop the op too
+
+    @staticmethod
+    async def _final(replies: asyncio.Queue[tuple[str, Any]]) -> None:
+        while (await replies.get())[0] == "event":
+            pass
+
+    def _die(self, error: RemoteError) -> None:
+        """Ends this worker, telling the front end why first (it reports that to
+        the client and starts a fresh worker for the session)."""
+        logger.warning("ending the worker: %s", error)
+        with contextlib.suppress(OSError):
+            protocol.send_blocking(
+                self.sock, (0, "dying", error_record(error)), self.send_lock
+            )
+        os._exit(70)
+
     def _cancel(self, target: int) -> None:
         if target in self.streams:
             stream = self.streams[target]
@@ -442,10 +538,12 @@ class Worker:
             "streams": self.active_streams,
             "streams_direct": self.stream_counts["direct"],
             "streams_via_front_end": self.stream_counts["front_end"],
-            "stream_idle_s": (
+            "calls_direct": self.direct_calls,
+            # What only the worker knows: how long its direct endpoint was idle.
+            "direct_idle_s": (
                 0.0
-                if self.active_streams
-                else round(time.monotonic() - self.last_stream_end, 3)
+                if self.direct_active
+                else round(time.monotonic() - self.last_direct, 3)
             ),
         }
 
@@ -466,6 +564,7 @@ class Worker:
     # -- ops (main thread) --------------------------------------------------------
     def op_configure(self, rid: int, payload: dict[str, Any]) -> dict[str, Any]:
         self.session_id = payload.get("session_id")
+        self.kill_grace_s = float(payload.get("kill_grace_s", self.kill_grace_s))
         self.limits = dict(payload.get("limits", {}))
         allowed = payload.get("allowed_nodes")
         self.allowed_nodes = set(allowed) if allowed is not None else None
@@ -770,6 +869,7 @@ class Worker:
         owned = False
         self.stream_counts["direct" if direct else "front_end"] += 1
         self.active_streams += 1
+        self.direct_active += direct
         try:
             nodes, owned = self._build_nodes(spec)
             for node in nodes:
@@ -793,7 +893,9 @@ class Worker:
             yield self._stream_response(await self._flush_chain(nodes), count, nodes)
         finally:
             self.active_streams -= 1
-            self.last_stream_end = time.monotonic()
+            if direct:
+                self.direct_active -= 1
+                self.last_direct = time.monotonic()
             if owned:
                 for node in nodes:
                     try:

@@ -224,3 +224,56 @@ def test_idle_reaper_spares_a_session_that_streams_directly() -> None:
             assert info.value.code == "NOT_FOUND"
     finally:
         srv.stop()
+
+
+class Counter:
+    """A stateful object for method calls."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def add(self, k: int = 1) -> int:
+        self.n += k
+        return self.n
+
+
+def test_calls_and_cells_go_to_the_worker_directly(session: Session) -> None:
+    counter = rm.RemoteObject(Counter(), session)
+    assert [counter.add(), counter.add(2)] == [1, 3]
+    assert session.execute("6 * 7").value_bundle == {"text/plain": "42"}
+    status = session.status()
+    assert status["calls_direct"] >= 3  # create goes to the front end; calls do not
+
+
+def test_calls_cells_and_limits_through_the_front_end(server: LocalServer) -> None:
+    with rm.connect(server.address, server.token, direct=False) as session:
+        counter = rm.RemoteObject(Counter(), session)
+        assert counter.add(5) == 5
+        seen: list[str] = []
+        result = session.execute(
+            "print('hi')\n1 + 1", on_stream=lambda name, text: seen.append(text)
+        )
+        assert result.value_bundle == {"text/plain": "2"}
+        assert "".join(seen).strip() == "hi"
+        with pytest.raises(rm.RemoteError, match="1 s time limit") as info:
+            session.execute("import time\ntime.sleep(30)", timeout=1.0)
+        assert info.value.code == "DEADLINE_EXCEEDED"
+        assert counter.add() == 6  # interrupted, state intact
+        assert session.status()["calls_direct"] == 0
+
+
+def test_direct_calls_check_the_session(session: Session) -> None:
+    assert session._direct_endpoint is not None
+    port, token = session._direct_endpoint
+    request = epb.CallStreamRequest(id=1)
+    request.execute.session_id = "another-session"
+    request.execute.code = "1"
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        calls = channel.stream_stream(
+            _rpc.path("CallStream"),
+            request_serializer=epb.CallStreamRequest.SerializeToString,
+            response_deserializer=epb.CallStreamResponse.FromString,
+        )
+        replies = list(calls(iter([request]), metadata=_bearer(token), timeout=20))
+    assert [(r.id, r.code, r.end) for r in replies] == [(1, "NOT_FOUND", True)]
+    assert "another-session" in replies[0].error.message
