@@ -10,7 +10,8 @@ Rows:
     one-frame-in-flight rows take turns round after round, side by side,
   * a RemoteObject method call,
   * an 8 MB video frame round trip (raw echo and remote node),
-  * a Ray actor call when ``ray`` is importable.
+  * a Ray actor call when ``ray`` is importable, taking turns with the
+    RemoteObject call.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 import numpy as np
 
 import remotemedia as rm
-from remotemedia.remote import codec
+from remotemedia.remote import _rpc, codec
 
 SAMPLE_RATE = 48000
 FRAME_MS = 20
@@ -78,13 +79,18 @@ async def _echo_unary(data: bytes, context: Any) -> bytes:
     return data
 
 
-async def start_echo() -> tuple[grpc.aio.Server, str]:
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_send_message_length", 64 * 2**20),
-            ("grpc.max_receive_message_length", 64 * 2**20),
-        ]
-    )
+def _options(tuned: bool) -> list[tuple[str, Any]]:
+    """Default gRPC options, or remotemedia's own (latency-tuned) ones."""
+    if tuned:
+        return _rpc.channel_options(64 * 2**20)
+    return [
+        ("grpc.max_send_message_length", 64 * 2**20),
+        ("grpc.max_receive_message_length", 64 * 2**20),
+    ]
+
+
+async def start_echo(tuned: bool = False) -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server(options=_options(tuned))
     handler = grpc.method_handlers_generic_handler(
         "bench.Echo",
         {
@@ -98,17 +104,17 @@ async def start_echo() -> tuple[grpc.aio.Server, str]:
     return server, f"127.0.0.1:{port}"
 
 
-async def serve_echo_forever() -> None:
+async def serve_echo_forever(tuned: bool) -> None:
     """Runs the echo server in this process (``--echo-server``), printing its address."""
-    server, address = await start_echo()
+    server, address = await start_echo(tuned)
     print(address, flush=True)
     await server.wait_for_termination()
 
 
-def spawn_echo() -> tuple[subprocess.Popen[str], str]:
+def spawn_echo(tuned: bool = False) -> tuple[subprocess.Popen[str], str]:
     """Starts the echo server in a separate process (like the remote server)."""
     process = subprocess.Popen(
-        [sys.executable, __file__, "--echo-server"],
+        [sys.executable, __file__, "--echo-server", *(["--tuned"] if tuned else [])],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -116,19 +122,15 @@ def spawn_echo() -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-def _channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        address,
-        options=[
-            ("grpc.max_send_message_length", 64 * 2**20),
-            ("grpc.max_receive_message_length", 64 * 2**20),
-        ],
-    )
+def _channel(address: str, tuned: bool = False) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=_options(tuned))
 
 
-async def raw_ping(address: str, payload: bytes, frames: int) -> list[float]:
+async def raw_ping(
+    address: str, payload: bytes, frames: int, tuned: bool = False
+) -> list[float]:
     """Latencies of ``frames`` echoes with one frame in flight (ping-pong)."""
-    async with _channel(address) as channel:
+    async with _channel(address, tuned) as channel:
         call = channel.stream_stream("/bench.Echo/Bidi")()
         latencies = []
         for _ in range(frames):
@@ -202,14 +204,13 @@ async def remote_stream(
     return Row(label, latencies, rate)
 
 
-def remote_calls(session: Any, calls: int) -> Row:
-    counter = rm.RemoteObject(Counter(), session)
+def timed_calls(call: Callable[[], Any], calls: int) -> list[float]:
     latencies = []
     for _ in range(calls):
         start = time.perf_counter()
-        counter.increment()
+        call()
         latencies.append(time.perf_counter() - start)
-    return Row("RemoteObject method call", latencies, None)
+    return latencies
 
 
 def remote_big(session: Any, frame: rm.VideoFrame, repeats: int) -> Row:
@@ -224,7 +225,9 @@ def remote_big(session: Any, frame: rm.VideoFrame, repeats: int) -> Row:
     return Row("remote node, 8 MB video frame", latencies, None)
 
 
-def ray_row(calls: int) -> Row | str:
+def start_ray_actor() -> tuple[Callable[[], Any], Callable[[], None]] | str:
+    """A Ray actor's ``increment`` as a blocking call, and Ray's shutdown; or why
+    there is none."""
     try:
         import ray
     except ImportError:
@@ -238,17 +241,9 @@ def ray_row(calls: int) -> Row | str:
         logging_level="ERROR",
         _node_ip_address="127.0.0.1",
     )
-    try:
-        actor = ray.remote(Counter).remote()
-        ray.get(actor.increment.remote())
-        latencies = []
-        for _ in range(calls):
-            start = time.perf_counter()
-            ray.get(actor.increment.remote())
-            latencies.append(time.perf_counter() - start)
-        return Row("Ray actor method call", latencies, None)
-    finally:
-        ray.shutdown()
+    actor = ray.remote(Counter).remote()
+    ray.get(actor.increment.remote())
+    return (lambda: ray.get(actor.increment.remote())), ray.shutdown
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -261,9 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo_server:
-        asyncio.run(serve_echo_forever())
+        asyncio.run(serve_echo_forever(args.tuned))
         return
 
     n = SAMPLE_RATE * FRAME_MS // 1000
@@ -285,8 +281,10 @@ def main(argv: list[str] | None = None) -> None:
     def on_loop(coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
+    ray_actor = "--no-ray given" if args.no_ray else start_ray_actor()
     echo_server, echo_address = on_loop(start_echo())
     echo_process, xecho_address = spawn_echo()
+    tuned_process, tuned_address = spawn_echo(tuned=True)
     server = rm.start_server(args=["--workers", "1"])
     try:
         opens = []
@@ -305,13 +303,23 @@ def main(argv: list[str] | None = None) -> None:
             pings: dict[str, list[float]] = {
                 "raw": [],
                 "xraw": [],
+                "tuned": [],
                 "direct": [],
                 "relayed": [],
             }
             chunk = max(50, args.frames // max(1, args.rounds))
+            counter = rm.RemoteObject(Counter(), session)
+            counter.increment()
+            calls: dict[str, list[float]] = {"object": [], "ray": []}
             for _ in range(args.rounds):
+                calls["object"] += timed_calls(counter.increment, chunk)
+                if not isinstance(ray_actor, str):
+                    calls["ray"] += timed_calls(ray_actor[0], chunk)
                 pings["raw"] += on_loop(raw_ping(echo_address, payload, chunk))
                 pings["xraw"] += on_loop(raw_ping(xecho_address, payload, chunk))
+                pings["tuned"] += on_loop(
+                    raw_ping(tuned_address, payload, chunk, tuned=True)
+                )
                 for key, sess in (("direct", session), ("relayed", relayed)):
                     row = rm.core._sync.run_sync(remote_stream(sess, frames[:chunk], 1))
                     pings[key] += row.latencies
@@ -340,6 +348,14 @@ def main(argv: list[str] | None = None) -> None:
                 (ping, None),
                 (flow, None),
                 (xping, ping),
+                (
+                    Row(
+                        "raw echo, other process, latency-tuned like remotemedia",
+                        pings["tuned"],
+                        None,
+                    ),
+                    ping,
+                ),
                 (xflow, flow),
                 (
                     Row("remote passthrough node (1 in flight)", pings["direct"], None),
@@ -354,17 +370,21 @@ def main(argv: list[str] | None = None) -> None:
                     ),
                     ping,
                 ),
-                (remote_calls(session, args.frames), ping),
+                (Row("RemoteObject method call", calls["object"], None), ping),
                 (big, None),
                 (remote_big(session, video, args.big), big),
                 (open_row, None),
             ]
+            if not isinstance(ray_actor, str):
+                rows.append((Row("Ray actor method call", calls["ray"], None), ping))
     finally:
+        if not isinstance(ray_actor, str):
+            ray_actor[1]()
         server.stop()
-        echo_process.terminate()
-        echo_process.wait()
+        for process in (echo_process, tuned_process):
+            process.terminate()
+            process.wait()
         on_loop(echo_server.stop(None))
-    ray = "--no-ray given" if args.no_ray else ray_row(min(args.frames, 200))
 
     print(
         f"\n{args.frames} frames of {FRAME_MS} ms at {SAMPLE_RATE} Hz mono "
@@ -376,8 +396,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(header)
     print("-" * len(header))
-    if isinstance(ray, Row):
-        rows.append((ray, ping))
     for row, base in rows:
         rate = f"{row.rate:10.0f}" if row.rate else f"{'':10s}"
         ratio = f"{row.p50 / base.p50:8.2f}" if base else f"{'':8s}"
@@ -395,8 +413,8 @@ def main(argv: list[str] | None = None) -> None:
         "p50/raw: against the in-process echo; p50/xraw: against the echo server in "
         "another process (the process boundary every remote call crosses)"
     )
-    if isinstance(ray, str):
-        print(f"(skipped) {ray}")
+    if isinstance(ray_actor, str):
+        print(f"(skipped) {ray_actor}")
 
 
 if __name__ == "__main__":

@@ -236,10 +236,7 @@ class Session:
 
     # -- plumbing ------------------------------------------------------------------
     async def _aopen(self, tls: bool | str, timeout: float) -> None:
-        options = [
-            ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
-        ]
+        options = _rpc.channel_options(_MAX_MESSAGE)
         if tls:
             root = Path(tls).read_bytes() if isinstance(tls, str) else None
             credentials = grpc.ssl_channel_credentials(root_certificates=root)
@@ -303,10 +300,7 @@ class Session:
         port, token = self._direct_endpoint
         host = self.address.rsplit(":", 1)[0]
         target = f"{host}:{port}"
-        options = [
-            ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
-        ]
+        options = _rpc.channel_options(_MAX_MESSAGE)
         if self._credentials is not None:
             channel = grpc.aio.secure_channel(target, self._credentials, options)
         else:

@@ -130,8 +130,7 @@ async def create_server(
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
-            ("grpc.max_send_message_length", max_bytes),
-            ("grpc.max_receive_message_length", max_bytes),
+            *_rpc.channel_options(max_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )

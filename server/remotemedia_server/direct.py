@@ -127,8 +127,7 @@ class DirectServer:
         max_bytes = int(self.options.max_message_mb) * 2**20
         server = grpc.aio.server(
             options=[
-                ("grpc.max_send_message_length", max_bytes),
-                ("grpc.max_receive_message_length", max_bytes),
+                *_rpc.channel_options(max_bytes),
                 ("grpc.so_reuseport", 0),
             ]
         )
