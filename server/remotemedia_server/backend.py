@@ -355,7 +355,7 @@ class LocalWorker:
                 future.cancel()  # never sent: nothing to wait for
                 raise
             try:
-                kind, result = await _wait(future, timeout)
+                kind, result = await wait_result(future, timeout)
             except asyncio.TimeoutError:
                 killed = await self._interrupt(rid, lambda: asyncio.shield(future))
                 raise RemoteError(
@@ -413,7 +413,7 @@ class LocalWorker:
                 await asyncio.wait_for(self._reader_task, 1.0)
 
 
-async def _wait(future: asyncio.Future[Any], timeout: float | None) -> Any:
+async def wait_result(future: asyncio.Future[Any], timeout: float | None) -> Any:
     """``future``'s result within ``timeout``; cancelling the wait leaves it running.
 
     Cheaper than ``wait_for(shield(...))``: no task, one timer.

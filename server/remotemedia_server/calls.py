@@ -46,6 +46,7 @@ async def serve_call_stream(
     loop = asyncio.get_running_loop()
     write_lock = asyncio.Lock()
     running: dict[int, asyncio.Task[None]] = {}
+    replying: set[int] = set()
 
     async def one(call_id: int, request: Any, raw: bytes) -> None:
         try:
@@ -62,12 +63,14 @@ async def serve_call_stream(
                 error.error_type,
                 error.remote_traceback,
             )
+        replying.add(call_id)  # a late cancel must not abandon the reply mid-write
         try:
-            # Shielded: a late cancel must not abandon the reply mid-write.
-            await asyncio.shield(loop.create_task(locked_write(reply)))
+            async with write_lock:
+                await context.write(reply)
         finally:
             # Only now: the stream must not end while this reply is in flight.
             running.pop(call_id, None)
+            replying.discard(call_id)
 
     async def locked_write(data: bytes) -> None:
         async with write_lock:
@@ -103,18 +106,20 @@ async def serve_call_stream(
             # Closed here, not left to the garbage collector: a cancelled cell
             # must stop on the worker now.
             await events.aclose()
+        replying.add(call_id)
         try:
-            # Shielded: a late cancel must not abandon the reply mid-write.
-            await asyncio.shield(loop.create_task(locked_write(reply)))
+            async with write_lock:
+                await context.write(reply)
         finally:
             running.pop(call_id, None)
+            replying.discard(call_id)
 
     try:
         async for raw in requests:
             request = codec.parse(epb.CallStreamRequest, raw, "CallStream")
             if request.cancel:
                 task = running.get(request.id)
-                if task is not None:
+                if task is not None and request.id not in replying:
                     task.cancel()
                 continue
             if request.HasField("execute"):

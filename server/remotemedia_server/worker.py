@@ -14,6 +14,7 @@ import argparse
 import ast
 import asyncio
 import builtins
+import collections
 import contextlib
 import inspect
 import io
@@ -47,9 +48,10 @@ from remotemedia.remote import codec  # noqa: E402
 from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
 from remotemedia.remote.status import error_record  # noqa: E402
 from remotemedia_server import protocol  # noqa: E402
-from remotemedia_server.backend import (
+from remotemedia_server.backend import (  # noqa: E402
     deadline_message as _deadline_message,
-)  # noqa: E402
+)
+from remotemedia_server.backend import wait_result  # noqa: E402
 from remotemedia_server.direct import DirectOptions, DirectServer  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -211,6 +213,34 @@ class _Stream:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+
+
+class _Replies:
+    """Replies to one direct request, handed from the main thread to the loop.
+
+    A deque and one future at a time: no task and no queue per reply (this is
+    on every method call's path).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: collections.deque[tuple[str, Any]] = collections.deque()
+        self._arrived: asyncio.Future[None] = loop.create_future()
+
+    def put_threadsafe(self, item: tuple[str, Any]) -> None:
+        self._loop.call_soon_threadsafe(self._put, item)
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        self._items.append(item)
+        if not self._arrived.done():
+            self._arrived.set_result(None)
+
+    async def get(self, deadline: float) -> tuple[str, Any]:
+        """The next reply; TimeoutError past ``deadline`` (time.monotonic)."""
+        while not self._items:
+            await wait_result(self._arrived, max(0.0, deadline - time.monotonic()))
+            self._arrived = self._loop.create_future()
+        return self._items.popleft()
 
 
 class Worker:
@@ -419,31 +449,30 @@ class Worker:
         and if the op ignores that for ``kill_grace_s``, end the worker (the
         front end learns why and reports it).
         """
-        loop = asyncio.get_running_loop()
-        replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        replies = _Replies(asyncio.get_running_loop())
         rid = next(self._local_ids)
 
         def sink(kind: str, item: Any) -> None:
             if kind != "event":
                 self.local_sinks.pop(rid, None)
-            loop.call_soon_threadsafe(replies.put_nowait, (kind, item))
+            replies.put_threadsafe((kind, item))
 
         self.local_sinks[rid] = sink
         self.direct_active += 1
         self.direct_calls += 1
         self.ops.put((rid, op, payload))
-        deadline = loop.time() + timeout
+        deadline = time.monotonic() + timeout
         finished = False
         try:
             while True:
                 try:
-                    kind, item = await asyncio.wait_for(
-                        replies.get(), max(0.0, deadline - loop.time())
-                    )
+                    kind, item = await replies.get(deadline)
                 except asyncio.TimeoutError:
                     self._cancel(rid)
+                    grace = time.monotonic() + self.kill_grace_s
                     try:
-                        await asyncio.wait_for(self._final(replies), self.kill_grace_s)
+                        while (await replies.get(grace))[0] == "event":
+                            pass
                     except asyncio.TimeoutError:
                         self._die(
                             RemoteError(
@@ -466,11 +495,6 @@ class Worker:
             self.last_direct = time.monotonic()
             if not finished:
                 self._cancel(rid)  # the client gave up: stop the op too
-
-    @staticmethod
-    async def _final(replies: asyncio.Queue[tuple[str, Any]]) -> None:
-        while (await replies.get())[0] == "event":
-            pass
 
     def _die(self, error: RemoteError) -> None:
         """Ends this worker, telling the front end why first (it reports that to
