@@ -13,6 +13,7 @@ pub mod frame;
 pub mod manifest;
 pub mod nodes;
 pub mod py_node;
+pub mod simd;
 
 use pyo3::prelude::*;
 

@@ -54,7 +54,7 @@ struct Stream {
 
 enum Kernel {
     Fft(Box<FftKernel>),
-    Poly(Polyphase),
+    Poly(Box<Polyphase>),
 }
 
 struct FftKernel {
@@ -102,7 +102,12 @@ impl Resample {
         let gcd = gcd(rate_in, rate_out);
         let (unit_in, unit_out) = (rate_in / gcd, rate_out / gcd);
         let kernel = if unit_out <= POLY_MAX_UP && unit_in <= POLY_MAX_DOWN {
-            Kernel::Poly(Polyphase::new(unit_out, unit_in, self.quality, channels))
+            Kernel::Poly(Box::new(Polyphase::new(
+                unit_out,
+                unit_in,
+                self.quality,
+                channels,
+            )))
         } else {
             Kernel::Fft(Box::new(
                 self.open_fft(rate_in, rate_out, unit_in, unit_out, channels)?,
@@ -304,6 +309,10 @@ struct Polyphase {
     base: i64,
     /// Index of the next output sample.
     next: u64,
+    /// Output-blocked kernel for pure decimation (`up == 1`).
+    decim: Option<Decimator>,
+    /// AVX2+FMA kernels usable (asked once per stream).
+    simd: bool,
 }
 
 impl Polyphase {
@@ -353,6 +362,7 @@ impl Polyphase {
                 }
             }
         }
+        let decim = (up == 1).then(|| Decimator::new(&bank, down));
         Polyphase {
             up,
             down,
@@ -362,6 +372,8 @@ impl Polyphase {
             history: vec![vec![0.0; taps]; channels],
             base: -(taps as i64),
             next: 0,
+            decim,
+            simd: crate::simd::has_avx2_fma(),
         }
     }
 
@@ -377,10 +389,17 @@ impl Polyphase {
         for dst in produced.iter_mut() {
             dst.reserve(count);
         }
-        if end > self.next {
+        let (first, first_phase) = self.position(self.next);
+        if let (Some(dec), true) = (&mut self.decim, end > self.next) {
+            // Output `next` reads history from `w0` on, `down` samples further per output.
+            let w0 = (first + 1 - self.taps as i64 - self.base) as usize;
+            for (dst, hist) in produced.iter_mut().zip(&self.history) {
+                dec.run(hist, w0, count, self.simd, dst);
+            }
+        } else if end > self.next {
             // Step the input position by down/up per output without dividing.
             let (step, frac) = ((self.down / self.up) as i64, self.down % self.up);
-            let (mut newest, mut phase) = self.position(self.next);
+            let (mut newest, mut phase) = (first, first_phase);
             let taps = self.taps;
             let mut k = self.next;
             // Four outputs at a time: independent sums and one shared reduction.
@@ -403,10 +422,10 @@ impl Polyphase {
                     if group == 4 {
                         let rows = spots.map(|(_, r)| &self.bank[r..r + taps]);
                         let wins = spots.map(|(w, _)| &hist[w..w + taps]);
-                        dst.extend_from_slice(&dot4(rows, wins));
+                        dst.extend_from_slice(&dot4(rows, wins, self.simd));
                     } else {
                         for &(w, r) in &spots[..group] {
-                            dst.push(dot(&self.bank[r..r + taps], &hist[w..w + taps]));
+                            dst.push(dot(&self.bank[r..r + taps], &hist[w..w + taps], self.simd));
                         }
                     }
                 }
@@ -461,6 +480,265 @@ impl Polyphase {
     }
 }
 
+/// Pure decimation by `down` (`up == 1`), blocked over outputs.
+///
+/// With the history split into `down` phase streams `ph_p[n] = hist[w0 + p + down*n]`,
+/// output `i` is `sum_p sum_j c_p[j] * ph_p[i + j]`: each coefficient is broadcast
+/// once and multiplied into a whole block of consecutive outputs held in vector
+/// accumulators, so there are no horizontal sums and no strided loads.
+struct Decimator {
+    down: usize,
+    /// Leading zero taps of the reversed filter row, skipped.
+    lead: usize,
+    /// Row length of `coef` (taps of the longest phase filter).
+    m: usize,
+    /// `coef[p*m + j] = row[lead + p + down*j]`, for `j < lens[p]`.
+    coef: Vec<f32>,
+    /// Taps of each phase filter: none is padded, so a sample past an output's
+    /// window never meets a (zero) tap, which would turn an inf there into NaN.
+    lens: Vec<usize>,
+    /// Scratch: `down` phase streams of `stride` samples, zero padded.
+    phases: Vec<f32>,
+    /// Scratch: outputs, a whole number of 8-sample vectors.
+    out: Vec<f32>,
+}
+
+impl Decimator {
+    fn new(bank: &[f32], down: usize) -> Self {
+        let lead = bank.iter().take_while(|&&c| c == 0.0).count();
+        let row = &bank[lead..];
+        let m = row.len().div_ceil(down);
+        let mut coef = vec![0.0f32; down * m];
+        for (k, &c) in row.iter().enumerate() {
+            coef[(k % down) * m + k / down] = c;
+        }
+        let lens = (0..down)
+            .map(|p| row.len().saturating_sub(p).div_ceil(down))
+            .collect();
+        Decimator {
+            down,
+            lead,
+            m,
+            coef,
+            lens,
+            phases: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Appends `count` outputs to `dst`; the first output's window starts at
+    /// `hist[w0]` (before skipping the zero taps). Samples past the history read
+    /// as zeros: only the padded outputs, which are dropped, reach them.
+    fn run(&mut self, hist: &[f32], w0: usize, count: usize, simd: bool, dst: &mut Vec<f32>) {
+        let (down, m) = (self.down, self.m);
+        // Whole vectors of outputs; the padded ones are computed and dropped.
+        let padded = count.div_ceil(8) * 8;
+        let stride = padded + m;
+        self.phases.clear();
+        self.phases.resize(down * stride, 0.0);
+        let src = hist.get(w0 + self.lead..).unwrap_or(&[]);
+        let src = &src[..src.len().min(down * stride)];
+        match down {
+            2 => deinterleave::<2>(src, &mut self.phases, stride),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `simd` is only true when the CPU has AVX2 and FMA; `src` is at
+            // most `3 * stride` long and `phases` holds 3 streams of `stride`.
+            3 if simd => unsafe { deinterleave3_avx2(src, &mut self.phases, stride) },
+            3 => deinterleave::<3>(src, &mut self.phases, stride),
+            4 => deinterleave::<4>(src, &mut self.phases, stride),
+            _ => {
+                for (n, frame) in src.chunks(down).enumerate() {
+                    for (p, &x) in frame.iter().enumerate() {
+                        self.phases[p * stride + n] = x;
+                    }
+                }
+            }
+        }
+        self.out.clear();
+        self.out.resize(padded, 0.0);
+        let filters = phase_filters(&self.coef, m, &self.lens);
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: `simd` is only true when the CPU has AVX2 and FMA; the
+            // phase streams hold `stride = out.len() + m` samples each, which is
+            // every index the kernel reads.
+            unsafe { decimate_avx2(filters, &self.phases, stride, &mut self.out) };
+            dst.extend_from_slice(&self.out[..count]);
+            return;
+        }
+        let _ = simd;
+        decimate_portable(filters, &self.phases, stride, &mut self.out);
+        dst.extend_from_slice(&self.out[..count]);
+    }
+}
+
+/// `phases[p*stride + n] = src[p + D*n]` (`src` at most `D*stride` long): the
+/// common factors get a fixed-size inner loop.
+fn deinterleave<const D: usize>(src: &[f32], phases: &mut [f32], stride: usize) {
+    let mut streams = phases.chunks_exact_mut(stride);
+    let mut heads: [&mut [f32]; D] = std::array::from_fn(|_| streams.next().expect("D streams"));
+    let n = src.len() / D;
+    let rest = &src[n * D..];
+    for (head, p) in heads.iter_mut().zip(0..) {
+        // A fixed stride and length: the loop has no bounds checks.
+        for (slot, frame) in head[..n].iter_mut().zip(src.chunks_exact(D)) {
+            *slot = frame[p];
+        }
+    }
+    for (head, &x) in heads.iter_mut().zip(rest) {
+        head[n] = x;
+    }
+}
+
+/// [`deinterleave`] by 3 (48k -> 16k) with AVX2: per 24 samples, three loads; the
+/// lanes each stream needs sit at distinct positions of the three vectors, so two
+/// blends and one lane permute make each output vector.
+///
+/// # Safety
+/// The CPU must support AVX2; `src.len() <= 3 * stride` and
+/// `phases.len() >= 3 * stride`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn deinterleave3_avx2(src: &[f32], phases: &mut [f32], stride: usize) {
+    use std::arch::x86_64::{
+        _mm256_blend_ps, _mm256_loadu_ps, _mm256_permutevar8x32_ps, _mm256_setr_epi32,
+        _mm256_storeu_ps,
+    };
+    debug_assert!(src.len() <= 3 * stride && phases.len() >= 3 * stride);
+    let whole = src.len() / 24;
+    // Stream p takes a[i] with i % 3 == p, b[i] (= x[8 + i]) with i % 3 == (p + 1) % 3
+    // and c[i] (= x[16 + i]) with i % 3 == (p + 2) % 3; blend bit i picks the
+    // second operand, the permute puts the lanes in stream order.
+    let idx = [
+        _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5),
+        _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6),
+        _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7),
+    ];
+    let (x, out) = (src.as_ptr(), phases.as_mut_ptr());
+    for n in 0..whole {
+        let a = _mm256_loadu_ps(x.add(24 * n));
+        let b = _mm256_loadu_ps(x.add(24 * n + 8));
+        let c = _mm256_loadu_ps(x.add(24 * n + 16));
+        let s0 = _mm256_blend_ps::<0b0010_0100>(_mm256_blend_ps::<0b1001_0010>(a, b), c);
+        let s1 = _mm256_blend_ps::<0b0100_1001>(_mm256_blend_ps::<0b0010_0100>(a, b), c);
+        let s2 = _mm256_blend_ps::<0b1001_0010>(_mm256_blend_ps::<0b0100_1001>(a, b), c);
+        _mm256_storeu_ps(out.add(8 * n), _mm256_permutevar8x32_ps(s0, idx[0]));
+        _mm256_storeu_ps(
+            out.add(stride + 8 * n),
+            _mm256_permutevar8x32_ps(s1, idx[1]),
+        );
+        _mm256_storeu_ps(
+            out.add(2 * stride + 8 * n),
+            _mm256_permutevar8x32_ps(s2, idx[2]),
+        );
+    }
+    // The rest (under 24 samples) one by one.
+    for (k, &v) in src.iter().enumerate().skip(24 * whole) {
+        phases[(k % 3) * stride + k / 3] = v;
+    }
+}
+
+/// The phase filters of a [`Decimator`], each exactly as long as it has taps.
+fn phase_filters<'a>(
+    coef: &'a [f32],
+    m: usize,
+    lens: &'a [usize],
+) -> impl Iterator<Item = &'a [f32]> + Clone {
+    coef.chunks_exact(m)
+        .zip(lens)
+        .map(|(row, &len)| &row[..len])
+}
+
+/// Portable decimation kernel: `out` (zeroed) += every phase filter over its
+/// stream, in 64-output blocks the compiler vectorises.
+fn decimate_portable<'a>(
+    filters: impl Iterator<Item = &'a [f32]> + Clone,
+    phases: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    for (b, block) in out.chunks_mut(64).enumerate() {
+        let i = b * 64;
+        for (c, stream) in filters.clone().zip(phases.chunks_exact(stride)) {
+            for (j, &cj) in c.iter().enumerate() {
+                let s = &stream[i + j..i + j + block.len()];
+                // Plain a*b+c: mul_add is a libm call without FMA hardware.
+                for (o, &x) in block.iter_mut().zip(s) {
+                    *o += cj * x;
+                }
+            }
+        }
+    }
+}
+
+/// AVX2 decimation kernel: blocks of 64 outputs (8 accumulators: enough
+/// independent FMA chains to hide their latency), then smaller blocks for the rest.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `out.len()` must be a multiple of 8 and
+/// every phase stream (`stride` samples) at least `out.len()` longer than its filter.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn decimate_avx2<'a>(
+    filters: impl Iterator<Item = &'a [f32]> + Clone,
+    phases: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let n = out.len();
+    debug_assert!(n.is_multiple_of(8));
+    debug_assert!(filters.clone().all(|f| f.len() + n <= stride));
+    let mut i = 0;
+    while i + 64 <= n {
+        decimate_block::<8>(filters.clone(), phases, stride, i, out);
+        i += 64;
+    }
+    if i + 32 <= n {
+        decimate_block::<4>(filters.clone(), phases, stride, i, out);
+        i += 32;
+    }
+    if i + 16 <= n {
+        decimate_block::<2>(filters.clone(), phases, stride, i, out);
+        i += 16;
+    }
+    if i < n {
+        decimate_block::<1>(filters, phases, stride, i, out);
+    }
+}
+
+/// Outputs `i..i + 8*V` of [`decimate_avx2`].
+///
+/// # Safety
+/// As [`decimate_avx2`], with `i + 8*V <= out.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn decimate_block<'a, const V: usize>(
+    filters: impl Iterator<Item = &'a [f32]>,
+    phases: &[f32],
+    stride: usize,
+    i: usize,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let mut acc = [_mm256_setzero_ps(); V];
+    for (c, stream) in filters.zip(phases.chunks_exact(stride)) {
+        let s = stream.as_ptr().add(i);
+        for (j, cj) in c.iter().enumerate() {
+            let cv = _mm256_broadcast_ss(cj);
+            for (v, a) in acc.iter_mut().enumerate() {
+                // Reads stream[i + j + 8v .. +8]: below out.len() + c.len() <= stride.
+                *a = _mm256_fmadd_ps(cv, _mm256_loadu_ps(s.add(j + 8 * v)), *a);
+            }
+        }
+    }
+    for (v, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(out.as_mut_ptr().add(i + 8 * v), *a);
+    }
+}
+
 /// Modified Bessel function of the first kind, order 0 (power series).
 fn bessel_i0(x: f64) -> f64 {
     let (mut sum, mut term) = (1.0f64, 1.0f64);
@@ -476,15 +754,15 @@ fn bessel_i0(x: f64) -> f64 {
 }
 
 /// Four dot products (`rows[i] . wins[i]`), slices of one length, a multiple of 8.
-fn dot4(rows: [&[f32]; 4], wins: [&[f32]; 4]) -> [f32; 4] {
+fn dot4(rows: [&[f32]; 4], wins: [&[f32]; 4], simd: bool) -> [f32; 4] {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if simd {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { dot4_avx2(rows, wins) };
         }
     }
+    let _ = simd;
     [0, 1, 2, 3].map(|i| dot_lanes(rows[i], wins[i]))
 }
 
@@ -518,15 +796,15 @@ unsafe fn dot4_avx2(rows: [&[f32]; 4], wins: [&[f32]; 4]) -> [f32; 4] {
 }
 
 /// Dot product of two equal-length slices whose length is a multiple of 8.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn dot(a: &[f32], b: &[f32], simd: bool) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if simd {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { dot_avx2(a, b) };
         }
     }
+    let _ = simd;
     dot_lanes(a, b)
 }
 
@@ -646,6 +924,90 @@ mod tests {
             err += f64::from(out[i] - ideal[i]).powi(2);
         }
         assert!(10.0 * (sig / err).log10() > 40.0);
+    }
+
+    /// Deterministic noise in [-0.5, 0.5) (xorshift).
+    fn noise(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                s as f32 / u32::MAX as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// Streams `channels` through `poly` in frames of the given sizes, then drains.
+    fn run_poly(poly: &mut Polyphase, channels: &[Vec<f32>], sizes: &[usize]) -> Vec<Vec<f32>> {
+        let n = channels[0].len();
+        let mut out = vec![Vec::new(); channels.len()];
+        let (mut at, mut k) = (0, 0);
+        while at < n {
+            let len = sizes[k % sizes.len()].min(n - at);
+            poly.push(channels.iter().map(|c| &c[at..at + len]), &mut out);
+            at += len;
+            k += 1;
+        }
+        let expected = (n as u64 * poly.up as u64).div_ceil(poly.down as u64);
+        poly.drain(expected, &mut out);
+        out
+    }
+
+    #[test]
+    fn decimation_kernel_matches_dot_products() {
+        // (down, quality): 48k->16k, 32k->16k, 44.1k->... style factors.
+        for (down, quality) in [
+            (3, Quality::Hq),
+            (2, Quality::Mq),
+            (5, Quality::Vhq),
+            (7, Quality::Hq),
+        ] {
+            let channels = vec![noise(9001, 7), noise(9001, 11)];
+            let reference = {
+                let mut poly = Polyphase::new(1, down, quality, 2);
+                poly.decim = None;
+                run_poly(&mut poly, &channels, &[960])
+            };
+            let scale = reference[0].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            for simd in [false, crate::simd::has_avx2_fma()] {
+                // Frame sizes that give partial blocks, single samples and empty pushes.
+                for sizes in [&[960][..], &[1, 0, 317, 64, 5, 2000], &[1]] {
+                    let mut poly = Polyphase::new(1, down, quality, 2);
+                    assert!(poly.decim.is_some());
+                    poly.simd = simd;
+                    let out = run_poly(&mut poly, &channels, sizes);
+                    for (a, b) in out.iter().zip(&reference) {
+                        assert_eq!(a.len(), b.len(), "down {down} sizes {sizes:?}");
+                        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                            assert!(
+                                (x - y).abs() <= 2e-6 * scale,
+                                "down {down} simd {simd} sizes {sizes:?} at {i}: {x} vs {y}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deinterleave_by_three_matches_the_generic_split() {
+        if !crate::simd::has_avx2_fma() {
+            eprintln!("no AVX2+FMA on this CPU: only the portable split runs");
+            return;
+        }
+        let x = noise(300, 3);
+        for len in (0..=90usize).chain([299, 300]) {
+            let stride = len.div_ceil(3) + 5;
+            let mut expected = vec![0.0; 3 * stride];
+            deinterleave::<3>(&x[..len], &mut expected, stride);
+            let mut got = vec![0.0; 3 * stride];
+            // SAFETY: the test checked the CPU; len <= 3 * stride.
+            unsafe { deinterleave3_avx2(&x[..len], &mut got, stride) };
+            assert_eq!(got, expected, "len {len}");
+        }
     }
 
     #[test]
