@@ -30,7 +30,7 @@ import grpc
 import numpy as np
 
 import remotemedia as rm
-from remotemedia.remote import _rpc, codec
+from remotemedia.remote import codec
 
 SAMPLE_RATE = 48000
 FRAME_MS = 20
@@ -79,18 +79,15 @@ async def _echo_unary(data: bytes, context: Any) -> bytes:
     return data
 
 
-def _options(tuned: bool) -> list[tuple[str, Any]]:
-    """Default gRPC options, or remotemedia's own (latency-tuned) ones."""
-    if tuned:
-        return _rpc.channel_options(64 * 2**20)
+def _options() -> list[tuple[str, Any]]:
     return [
         ("grpc.max_send_message_length", 64 * 2**20),
         ("grpc.max_receive_message_length", 64 * 2**20),
     ]
 
 
-async def start_echo(tuned: bool = False) -> tuple[grpc.aio.Server, str]:
-    server = grpc.aio.server(options=_options(tuned))
+async def start_echo() -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server(options=_options())
     handler = grpc.method_handlers_generic_handler(
         "bench.Echo",
         {
@@ -104,17 +101,17 @@ async def start_echo(tuned: bool = False) -> tuple[grpc.aio.Server, str]:
     return server, f"127.0.0.1:{port}"
 
 
-async def serve_echo_forever(tuned: bool) -> None:
+async def serve_echo_forever() -> None:
     """Runs the echo server in this process (``--echo-server``), printing its address."""
-    server, address = await start_echo(tuned)
+    server, address = await start_echo()
     print(address, flush=True)
     await server.wait_for_termination()
 
 
-def spawn_echo(tuned: bool = False) -> tuple[subprocess.Popen[str], str]:
+def spawn_echo() -> tuple[subprocess.Popen[str], str]:
     """Starts the echo server in a separate process (like the remote server)."""
     process = subprocess.Popen(
-        [sys.executable, __file__, "--echo-server", *(["--tuned"] if tuned else [])],
+        [sys.executable, __file__, "--echo-server"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -122,15 +119,13 @@ def spawn_echo(tuned: bool = False) -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-def _channel(address: str, tuned: bool = False) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=_options(tuned))
+def _channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=_options())
 
 
-async def raw_ping(
-    address: str, payload: bytes, frames: int, tuned: bool = False
-) -> list[float]:
+async def raw_ping(address: str, payload: bytes, frames: int) -> list[float]:
     """Latencies of ``frames`` echoes with one frame in flight (ping-pong)."""
-    async with _channel(address, tuned) as channel:
+    async with _channel(address) as channel:
         call = channel.stream_stream("/bench.Echo/Bidi")()
         latencies = []
         for _ in range(frames):
@@ -256,10 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo_server:
-        asyncio.run(serve_echo_forever(args.tuned))
+        asyncio.run(serve_echo_forever())
         return
 
     n = SAMPLE_RATE * FRAME_MS // 1000
@@ -284,7 +278,6 @@ def main(argv: list[str] | None = None) -> None:
     ray_actor = "--no-ray given" if args.no_ray else start_ray_actor()
     echo_server, echo_address = on_loop(start_echo())
     echo_process, xecho_address = spawn_echo()
-    tuned_process, tuned_address = spawn_echo(tuned=True)
     server = rm.start_server(args=["--workers", "1"])
     try:
         opens = []
@@ -303,7 +296,6 @@ def main(argv: list[str] | None = None) -> None:
             pings: dict[str, list[float]] = {
                 "raw": [],
                 "xraw": [],
-                "tuned": [],
                 "direct": [],
                 "relayed": [],
             }
@@ -317,9 +309,6 @@ def main(argv: list[str] | None = None) -> None:
                     calls["ray"] += timed_calls(ray_actor[0], chunk)
                 pings["raw"] += on_loop(raw_ping(echo_address, payload, chunk))
                 pings["xraw"] += on_loop(raw_ping(xecho_address, payload, chunk))
-                pings["tuned"] += on_loop(
-                    raw_ping(tuned_address, payload, chunk, tuned=True)
-                )
                 for key, sess in (("direct", session), ("relayed", relayed)):
                     row = rm.core._sync.run_sync(remote_stream(sess, frames[:chunk], 1))
                     pings[key] += row.latencies
@@ -348,14 +337,6 @@ def main(argv: list[str] | None = None) -> None:
                 (ping, None),
                 (flow, None),
                 (xping, ping),
-                (
-                    Row(
-                        "raw echo, other process, latency-tuned like remotemedia",
-                        pings["tuned"],
-                        None,
-                    ),
-                    ping,
-                ),
                 (xflow, flow),
                 (
                     Row("remote passthrough node (1 in flight)", pings["direct"], None),
@@ -381,9 +362,8 @@ def main(argv: list[str] | None = None) -> None:
         if not isinstance(ray_actor, str):
             ray_actor[1]()
         server.stop()
-        for process in (echo_process, tuned_process):
-            process.terminate()
-            process.wait()
+        echo_process.terminate()
+        echo_process.wait()
         on_loop(echo_server.stop(None))
 
     print(
