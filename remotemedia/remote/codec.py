@@ -45,6 +45,8 @@ class CodecError(RemoteMediaError, ValueError):
 
 def _le(array: np.ndarray) -> np.ndarray:
     """C-contiguous, little-endian view or copy of ``array``."""
+    if array.dtype is _FLOAT32 and array.flags.c_contiguous:
+        return array  # the usual audio frame: nothing to convert
     dtype = array.dtype
     if dtype.byteorder == ">":
         dtype = dtype.newbyteorder("<")
@@ -69,6 +71,8 @@ def _dtype(name: str) -> np.dtype[Any]:
 def _array(data: bytes, dtype: str, shape: Any, what: str) -> np.ndarray:
     try:
         array = np.frombuffer(data, dtype=_dtype(dtype))
+        if len(shape) == 2:  # frames: indexing beats iterating the repeated field
+            return array.reshape(shape[0], shape[1])
         return array.reshape(tuple(shape))
     except (TypeError, ValueError) as exc:
         raise CodecError(f"malformed {what}: {exc}") from exc
@@ -109,11 +113,12 @@ def encode(value: Any, what: str = "value", msg: pb.Value | None = None) -> pb.V
     kind = type(value)
     if kind is AudioFrame:
         samples = _le(value.samples)
-        msg.audio.samples = samples.tobytes()
-        msg.audio.dtype = samples.dtype.str
-        msg.audio.shape.extend(samples.shape)
-        msg.audio.sample_rate = value.sample_rate
-        msg.audio.timestamp = value.timestamp
+        audio = msg.audio  # (one lookup: this runs per frame)
+        audio.samples = samples.tobytes()
+        audio.dtype = samples.dtype.str
+        audio.shape.extend(samples.shape)
+        audio.sample_rate = value.sample_rate
+        audio.timestamp = value.timestamp
     elif kind is VideoFrame:
         image = _le(value.image)
         msg.video.data = image.tobytes()
