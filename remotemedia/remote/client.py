@@ -21,7 +21,14 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+)
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -232,6 +239,8 @@ class Session:
         # (port, token) of the worker's own endpoint, and its channel once open.
         self._direct_endpoint: tuple[int, str] | None = None
         self._direct: _DirectChannel | None = None
+        self._sync_calls: _SyncCalls | None = None
+        self._sync_lock = threading.Lock()
         run_sync(self._aopen(tls, timeout))
 
     # -- plumbing ------------------------------------------------------------------
@@ -281,6 +290,7 @@ class Session:
 
     # -- the worker's direct endpoint ------------------------------------------------
     def _set_direct_endpoint(self, endpoint: epb.DirectEndpoint) -> None:
+        self._drop_sync_calls()
         if self._direct is not None:
             # Streams still on it finish or fail on their own; new ones reopen.
             old, self._direct = self._direct, None
@@ -437,6 +447,7 @@ class Session:
             await self._unary("CloseSession", self._ref(), timeout=10)
         except RemoteError as exc:
             logger.debug("closing session %s: %s", self.id, exc)
+        self._drop_sync_calls()
         if self._direct is not None:
             await self._direct.channel.close()
             self._direct = None
@@ -670,14 +681,42 @@ class Session:
         ref = await self._unary("CreateObject", request)
         return ref.object_id, ref.type_name
 
-    async def _acall_method(
+    def _drop_sync_calls(self) -> None:
+        with self._sync_lock:
+            sync, self._sync_calls = self._sync_calls, None
+        if sync is not None:
+            sync.close()
+
+    def _sync_stream(self) -> _SyncCalls | None:
+        """The blocking call stream to the worker's endpoint, once the asyncio
+        one reached it (else None: calls take the asyncio path)."""
+        direct = self._direct
+        if direct is None or self._closed or self._direct_endpoint is None:
+            return None
+        with self._sync_lock:
+            sync = self._sync_calls
+            if sync is None or sync.broken or sync.direct is not direct:
+                if sync is not None:
+                    sync.close()
+                port, token = self._direct_endpoint
+                host = self.address.rsplit(":", 1)[0]
+                sync = _SyncCalls(
+                    f"{host}:{port}",
+                    self._credentials,
+                    (("authorization", f"Bearer {token}"),),
+                    direct,
+                )
+                self._sync_calls = sync
+            return sync
+
+    def _method_request(
         self,
         object_id: str,
         method: str,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> Any:
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> epb.CallStreamRequest:
         # Built in place (a nested message assigned later would be copied).
         request = epb.CallStreamRequest()
         call = request.call
@@ -688,6 +727,42 @@ class Session:
             (tuple(args), dict(kwargs or {})), "arguments"
         )
         call.timeout_s = float(timeout or 0)
+        return request
+
+    def call_method(
+        self,
+        object_id: str,
+        method: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Calls a method of a remote object from synchronous code.
+
+        Over the worker's own endpoint when it is reachable and not busy with
+        another synchronous call (the caller waits in gRPC itself); otherwise
+        like :meth:`_acall_method`.
+        """
+        sync = None if _on_background_loop() else self._sync_stream()
+        if sync is not None:
+            request = self._method_request(object_id, method, args, kwargs, timeout)
+            try:
+                reply = sync.try_call(request)
+            except grpc.RpcError as exc:
+                raise run_sync(self._direct_failure(exc, sync.direct)) from None
+            if reply is not None:
+                return _call_result(reply, method)
+        return run_sync(self._acall_method(object_id, method, args, kwargs, timeout))
+
+    async def _acall_method(
+        self,
+        object_id: str,
+        method: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        request = self._method_request(object_id, method, args, kwargs, timeout)
         reply = await self._call_stream(request)
         return codec.decode(reply.result, f"result of {method}()")
 
@@ -1062,6 +1137,85 @@ class _Execution:
     done: asyncio.Future[Any]
 
 
+class _SyncCalls:
+    """Method calls from synchronous code over a blocking gRPC stream to the
+    session worker's own endpoint.
+
+    The calling thread writes the request and waits for the answer itself, in
+    gRPC's C core, with no hop to the background event loop and back (about 20%
+    less time per call). One call at a time: a caller that finds it busy uses the
+    asyncio stream instead, which multiplexes. A stream that failed or was
+    interrupted is dropped; the next call opens a new one.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        metadata: tuple[tuple[str, str], ...],
+        direct: _DirectChannel,
+    ) -> None:
+        options = _rpc.channel_options(_MAX_MESSAGE)
+        if credentials is not None:
+            self._channel = grpc.secure_channel(target, credentials, options)
+        else:
+            self._channel = grpc.insecure_channel(target, options)
+        self.direct = direct  # the asyncio channel to the same endpoint
+        self._requests: queue.SimpleQueue[epb.CallStreamRequest | None] = (
+            queue.SimpleQueue()
+        )
+        stream = self._channel.stream_stream(
+            _rpc.path("CallStream"),
+            request_serializer=epb.CallStreamRequest.SerializeToString,
+            response_deserializer=epb.CallStreamResponse.FromString,
+        )
+        self._responses = stream(self._pending(), metadata=metadata)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.broken = False
+
+    def _pending(self) -> Iterator[epb.CallStreamRequest]:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            yield request
+
+    def try_call(self, request: epb.CallStreamRequest) -> Any:
+        """The call's response, or None when another call holds the stream.
+
+        Raises:
+            grpc.RpcError: If the stream failed (it is then broken).
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self.broken:
+                raise RemoteError("the call stream is closed", code="UNAVAILABLE")
+            request.id = next(self._ids)
+            self._requests.put(request)
+            try:
+                return next(self._responses)
+            except StopIteration:
+                self.close()
+                raise RemoteError(
+                    "the session worker ended the call stream", code="UNAVAILABLE"
+                ) from None
+            except BaseException:
+                # Interrupted (Ctrl-C) or failed: ending the stream cancels the
+                # call on the worker too.
+                self.close()
+                raise
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        self.broken = True
+        self._requests.put(None)
+        self._responses.cancel()
+        self._channel.close()
+
+
 class _CallStream:
     """A session's CallStream: method calls and code cells multiplexed over one
     bidi call."""
@@ -1201,6 +1355,27 @@ _END_REQUEST = epb.StreamRequest(end=epb.StreamEnd()).SerializeToString()
 _FRAME_TAG = bytes([(2 << 3) | 2])
 _BATCH_TAG = bytes([(4 << 3) | 2])
 _BATCH_FRAME_TAG = bytes([(1 << 3) | 2])
+
+
+def _call_result(reply: Any, method: str) -> Any:
+    """The decoded result of a CallStream reply (raises its error)."""
+    if reply.code:
+        error = reply.error
+        raise RemoteError(
+            error.message,
+            code=reply.code,
+            remote_traceback=error.traceback,
+            error_type=error.error_type,
+        )
+    return codec.decode(reply.result.result, f"result of {method}()")
+
+
+def _on_background_loop() -> bool:
+    """Whether this code runs on the background loop (which must never block)."""
+    try:
+        return asyncio.get_running_loop() is background_loop()
+    except RuntimeError:
+        return False
 
 
 def _varint(n: int) -> bytes:

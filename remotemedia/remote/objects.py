@@ -18,7 +18,8 @@ class _RemoteMethod:
         self._name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return run_sync(self._proxy._call(self._name, args, kwargs))
+        proxy = self._proxy
+        return proxy._session.call_method(proxy._object_id, self._name, args, kwargs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
         """Async call (from any event loop)."""

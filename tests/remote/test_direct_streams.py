@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
+import threading
 import time
 from typing import Any
 
@@ -277,3 +279,75 @@ def test_direct_calls_check_the_session(session: Session) -> None:
         replies = list(calls(iter([request]), metadata=_bearer(token), timeout=20))
     assert [(r.id, r.code, r.end) for r in replies] == [(1, "NOT_FOUND", True)]
     assert "another-session" in replies[0].error.message
+
+
+class Sleeper:
+    """Counts calls; ``nap`` sleeps, ``crash`` kills the process."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def tick(self) -> int:
+        self.calls += 1
+        return self.calls
+
+    def nap(self, seconds: float) -> None:
+        import time as _time
+
+        _time.sleep(seconds)
+
+    def crash(self) -> None:
+        os._exit(17)
+
+
+def test_sync_method_calls_use_a_blocking_stream(session: Session) -> None:
+    obj = rm.RemoteObject(Sleeper(), session)
+    assert [obj.tick() for _ in range(5)] == [1, 2, 3, 4, 5]
+    assert session._sync_calls is not None and not session._sync_calls.broken
+    # Threads at once: one holds the blocking stream, the others multiplex.
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(10):
+            value = obj.tick()
+            with lock:
+                results.append(value)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == list(range(6, 46))
+
+
+def test_interrupting_a_sync_call_cancels_it_on_the_worker(session: Session) -> None:
+    obj = rm.RemoteObject(Sleeper(), session)
+    obj.tick()
+    obj.tick()  # (the blocking stream is open from here on)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        obj.nap(30)
+    assert time.monotonic() - start < 20
+    status: dict[str, Any] = {}
+    for _ in range(100):  # bounded: up to ~10 s
+        status = session.status()
+        if status["cancelled"]:
+            break
+        time.sleep(0.1)
+    assert status["cancelled"] == 1
+    assert obj.tick() == 3  # state kept, a new stream serves the next call
+
+
+def test_worker_crash_during_a_sync_call_is_reported(session: Session) -> None:
+    obj = rm.RemoteObject(Sleeper(), session)
+    obj.tick()
+    obj.tick()
+    with pytest.raises(rm.RemoteError, match="crashed.*exit.* code 17") as info:
+        obj.crash()
+    assert info.value.code == "UNAVAILABLE"
+    fresh = rm.RemoteObject(Sleeper(), session)
+    assert [fresh.tick(), fresh.tick()] == [1, 2]
