@@ -1058,45 +1058,42 @@ class Session:
                     "the server ended the stream early", code="INTERNAL"
                 ) from None
 
-        async def lockstep() -> AsyncIterator[tuple[list[Any], int]]:
-            # One frame in flight: write it, then read its answer, all in this
-            # task (no hop to a writer task and back per frame).
-            await send_open()
-            sent = 0
-            while True:
-                try:
-                    item = await pull()
-                except StopAsyncIteration:
-                    break
-                await write(_stream_message([codec.encode_bytes(item, "stream frame")]))
-                sent += 1
-                while acked < sent:
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if window == 1:
+                # One frame in flight: write it, then read its answer, all in
+                # this generator (no writer task, no nested generator per frame).
+                await send_open()
+                sent = 0
+                while True:
+                    try:
+                        item = await pull()
+                    except StopAsyncIteration:
+                        break
+                    await write(
+                        _stream_message([codec.encode_bytes(item, "stream frame")])
+                    )
+                    sent += 1
+                    while acked < sent:
+                        response = await call.read()
+                        if response is grpc.aio.EOF:
+                            return  # (a failed call raises from read())
+                        values, delta = unpack(response)
+                        if values or delta:
+                            yield values, delta
+                        if response.end:
+                            return
+                await write(_END_REQUEST)
+                await call.done_writing()
+                while True:
                     response = await call.read()
                     if response is grpc.aio.EOF:
-                        return  # (a failed call raises from read())
+                        return
                     values, delta = unpack(response)
                     if values or delta:
                         yield values, delta
                     if response.end:
                         return
-            await write(_END_REQUEST)
-            await call.done_writing()
-            while True:
-                response = await call.read()
-                if response is grpc.aio.EOF:
-                    return
-                values, delta = unpack(response)
-                if values or delta:
-                    yield values, delta
-                if response.end:
-                    return
-
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            if window == 1:
-                async for pair in lockstep():
-                    yield pair
-                return
             create_task = asyncio.get_running_loop().create_task
             tasks += [create_task(feed()), create_task(quietly(send()))]
             while True:

@@ -113,9 +113,9 @@ class RemoteNode(Node):
     def flush(self) -> Any:
         return run_sync(self._aflush_remote())
 
-    async def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async for item in RemoteSegment([self]).astream(inputs):
-            yield item
+    def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        # The segment's own iterator: no extra generator layer per frame.
+        return RemoteSegment([self]).astream(inputs)
 
     def __repr__(self) -> str:
         return f"remote({self.node!r} @ {self.session.address})"
