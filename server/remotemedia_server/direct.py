@@ -18,7 +18,7 @@ import dataclasses
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,9 +31,6 @@ from remotemedia.remote.status import abort_with, error_from_record
 from remotemedia_server import calls, protocol
 
 logger = logging.getLogger(__name__)
-
-# What a stream reads next: serialized requests, and whether the client is done.
-NextRequests = Callable[[], Awaitable[tuple[list[bytes], bool]]]
 
 
 @dataclasses.dataclass
@@ -80,15 +77,29 @@ class DirectOptions:
         return cls(args.direct_host, args.tls_cert, args.tls_key, args.max_message_mb)
 
 
+class StreamRun(Protocol):
+    """One stream on the worker (an async context manager)."""
+
+    async def __aenter__(self) -> StreamRun: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def handle(self, requests: list[bytes]) -> tuple[bytes | None, bool]:
+        """The response to ``requests`` (or None), and whether input ended."""
+        ...
+
+    async def finish(self) -> bytes:
+        """The last response (end-of-stream outputs)."""
+        ...
+
+
 class StreamHost(Protocol):
     """What the endpoint needs from its worker."""
 
     session_id: str | None
 
-    def stream_responses(
-        self, spec: dict[str, Any], next_requests: NextRequests, direct: bool
-    ) -> AsyncIterator[bytes]:
-        """Runs one stream; yields serialized responses (the last one ends it)."""
+    def stream_run(self, spec: dict[str, Any], direct: bool) -> StreamRun:
+        """One stream over the segment ``spec``."""
         ...
 
     def error_payload(self, exc: BaseException) -> dict[str, str]:
@@ -241,14 +252,14 @@ class DirectServer:
             self._check_session(first.open.session_id)
             spec = protocol.pipeline_spec(first.open.pipeline)
 
-            async def next_requests() -> tuple[list[bytes], bool]:
-                try:
-                    return [await iterator.__anext__()], False
-                except StopAsyncIteration:
-                    return [], True
-
-            async for response in self.host.stream_responses(spec, next_requests, True):
-                yield response
+            async with self.host.stream_run(spec, direct=True) as run:
+                async for raw in iterator:
+                    response, ended = await run.handle([raw])
+                    if response is not None:
+                        yield response
+                    if ended:
+                        break
+                yield await run.finish()
             return
         except asyncio.CancelledError:
             raise

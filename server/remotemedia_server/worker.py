@@ -33,7 +33,7 @@ import time
 import traceback
 import types
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 # Before anything imports matplotlib: figures go to the client like Jupyter inline.
@@ -213,6 +213,73 @@ class _Stream:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+
+
+class _StreamRun:
+    """One stream's nodes and running count: serialized requests in, serialized
+    responses out. Its transport (the front end's socket or the worker's own
+    endpoint) feeds it; per frame there is no task or generator in between."""
+
+    def __init__(self, worker: Worker, spec: dict[str, Any], direct: bool) -> None:
+        self._worker = worker
+        self._spec = spec
+        self._direct = direct
+        self._nodes: list[Node] = []
+        self._owned = False
+        self._count = 0
+
+    async def __aenter__(self) -> _StreamRun:
+        worker = self._worker
+        worker.stream_counts["direct" if self._direct else "front_end"] += 1
+        worker.active_streams += 1
+        worker.direct_active += self._direct
+        try:
+            self._nodes, self._owned = worker._build_nodes(self._spec)
+            for node in self._nodes:
+                await node._ensure_initialized()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def handle(self, requests: list[bytes]) -> tuple[bytes | None, bool]:
+        """The response to ``requests`` (None if they held no frame), and
+        whether the client ended its input."""
+        worker, nodes = self._worker, self._nodes
+        outputs: list[Any] = []
+        consumed = 0
+        ended = False
+        for raw in requests:
+            values, ended = worker._stream_values(raw)
+            for value in values:
+                outputs.extend(await worker._chain(nodes, 0, [value]))
+                consumed += 1
+            if ended:
+                break
+        if not consumed:
+            return None, ended
+        self._count += consumed
+        return worker._stream_response(outputs, self._count, nodes), ended
+
+    async def finish(self) -> bytes:
+        """The last response: what the nodes emit at the end of the stream."""
+        worker = self._worker
+        flushed = await worker._flush_chain(self._nodes)
+        return worker._stream_response(flushed, self._count, self._nodes)
+
+    async def __aexit__(self, *exc: object) -> None:
+        worker = self._worker
+        worker.active_streams -= 1
+        if self._direct:
+            worker.direct_active -= 1
+            worker.last_direct = time.monotonic()
+        if self._owned:
+            self._owned = False
+            for node in self._nodes:
+                try:
+                    await node._ensure_cleaned_up()
+                except Exception:  # noqa: BLE001
+                    logger.warning("cleanup of %s failed", node.name, exc_info=True)
 
 
 class _Replies:
@@ -848,19 +915,22 @@ class Worker:
     ) -> None:
         """A stream relayed by the front end: requests arrive through the socket."""
         queue = stream.queue
-
-        async def next_requests() -> tuple[list[bytes], bool]:
-            # Everything already queued is answered with one response.
-            items = [await queue.get()]
-            while not queue.empty():
-                items.append(queue.get_nowait())
-            if _END in items:
-                return items[: items.index(_END)], True
-            return items, False
-
         try:
-            async for response in self.stream_responses(spec, next_requests, False):
-                self.send(rid, "event", response)
+            async with self.stream_run(spec, direct=False) as run:
+                ended = False
+                while not ended:
+                    # Everything already queued is answered with one response.
+                    items = [await queue.get()]
+                    while not queue.empty():
+                        items.append(queue.get_nowait())
+                    closing = _END in items
+                    if closing:
+                        items = items[: items.index(_END)]
+                    response, ended = await run.handle(items)
+                    if response is not None:
+                        self.send(rid, "event", response)
+                    ended = ended or closing
+                self.send(rid, "event", await run.finish())
             self.send(rid, "ok", None)
         except asyncio.CancelledError:
             self.cancelled += 1
@@ -874,58 +944,15 @@ class Worker:
         finally:
             self.streams.pop(rid, None)
 
-    async def stream_responses(
-        self,
-        spec: dict[str, Any],
-        next_requests: Callable[[], Awaitable[tuple[list[bytes], bool]]],
-        direct: bool,
-    ) -> AsyncIterator[bytes]:
-        """Runs one stream: serialized requests in, serialized responses out.
+    def stream_run(self, spec: dict[str, Any], direct: bool) -> _StreamRun:
+        """One stream over the segment ``spec`` (an async context manager).
 
         Args:
             spec: The pipeline segment (see :meth:`_build_nodes`).
-            next_requests: Waits for the next requests; also says whether the
-                client has ended its input.
             direct: Whether the client streams to this worker's own endpoint
                 (counted apart in the status).
         """
-        nodes: list[Node] = []
-        owned = False
-        self.stream_counts["direct" if direct else "front_end"] += 1
-        self.active_streams += 1
-        self.direct_active += direct
-        try:
-            nodes, owned = self._build_nodes(spec)
-            for node in nodes:
-                await node._ensure_initialized()
-            count = 0
-            ended = False
-            while not ended:
-                requests, ended = await next_requests()
-                outputs: list[Any] = []
-                consumed = 0
-                for raw in requests:
-                    values, ended = self._stream_values(raw)
-                    for value in values:
-                        outputs.extend(await self._chain(nodes, 0, [value]))
-                        consumed += 1
-                    if ended:
-                        break
-                if consumed:
-                    count += consumed
-                    yield self._stream_response(outputs, count, nodes)
-            yield self._stream_response(await self._flush_chain(nodes), count, nodes)
-        finally:
-            self.active_streams -= 1
-            if direct:
-                self.direct_active -= 1
-                self.last_direct = time.monotonic()
-            if owned:
-                for node in nodes:
-                    try:
-                        await node._ensure_cleaned_up()
-                    except Exception:  # noqa: BLE001
-                        logger.warning("cleanup of %s failed", node.name, exc_info=True)
+        return _StreamRun(self, spec, direct)
 
     @staticmethod
     def _stream_values(data: bytes) -> tuple[list[Any], bool]:
