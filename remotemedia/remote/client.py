@@ -924,10 +924,35 @@ class Session:
         caller_pull = _puller(inputs)
 
         async def pull() -> Any:
-            # The inputs belong to the caller's loop: iterate them there.
-            return await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(caller_pull(), caller)
-            )
+            # The inputs belong to the caller's loop: iterate them there. The
+            # coroutine is made there too, only if still wanted (a stream that
+            # ended meanwhile must not leave one behind, never awaited).
+            result: asyncio.Future[Any] = loop.create_future()
+            started: list[asyncio.Task[Any]] = []
+
+            def settle(task: asyncio.Task[Any]) -> None:
+                if result.done():
+                    return
+                if task.cancelled():
+                    result.cancel()
+                elif task.exception() is not None:
+                    result.set_exception(task.exception())  # type: ignore[arg-type]
+                else:
+                    result.set_result(task.result())
+
+            def start() -> None:
+                if result.done():  # given up before it began
+                    return
+                task = caller.create_task(caller_pull())
+                task.add_done_callback(lambda t: loop.call_soon_threadsafe(settle, t))
+                started.append(task)
+
+            caller.call_soon_threadsafe(start)
+            try:
+                return await result
+            except asyncio.CancelledError:
+                caller.call_soon_threadsafe(lambda: [task.cancel() for task in started])
+                raise
 
         async def run() -> None:
             state["credits"] = credits = asyncio.Semaphore(window)
