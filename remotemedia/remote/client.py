@@ -1325,14 +1325,7 @@ class _CallStream:
             if self._pending.pop(call_id, None) is not None and not self._failed:
                 asyncio.get_running_loop().create_task(self._cancel(call_id))
             raise
-        if response.code:
-            error = response.error
-            raise RemoteError(
-                error.message,
-                code=response.code,
-                remote_traceback=error.traceback,
-                error_type=error.error_type,
-            )
+        _raise_for_reply(response)
         return response.result
 
     async def execute(
@@ -1353,14 +1346,7 @@ class _CallStream:
                 # Sent before the cancellation completes: the cell stops promptly.
                 await self._cancel(call_id)
             raise
-        if response.code:
-            error = response.error
-            raise RemoteError(
-                error.message,
-                code=response.code,
-                remote_traceback=error.traceback,
-                error_type=error.error_type,
-            )
+        _raise_for_reply(response)
 
     async def _cancel(self, call_id: int) -> None:
         with contextlib.suppress(RemoteError):
@@ -1379,8 +1365,8 @@ _BATCH_TAG = bytes([(4 << 3) | 2])
 _BATCH_FRAME_TAG = bytes([(1 << 3) | 2])
 
 
-def _call_result(reply: Any, method: str) -> Any:
-    """The decoded result of a CallStream reply (raises its error)."""
+def _raise_for_reply(reply: Any) -> None:
+    """Raises the error a CallStream reply carries, if any."""
     if reply.code:
         error = reply.error
         raise RemoteError(
@@ -1389,6 +1375,11 @@ def _call_result(reply: Any, method: str) -> Any:
             remote_traceback=error.traceback,
             error_type=error.error_type,
         )
+
+
+def _call_result(reply: Any, method: str) -> Any:
+    """The decoded result of a CallStream reply (raises its error)."""
+    _raise_for_reply(reply)
     return codec.decode(reply.result.result, f"result of {method}()")
 
 

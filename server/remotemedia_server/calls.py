@@ -52,17 +52,11 @@ async def serve_call_stream(
         try:
             data = await call_raw(request.call.session_id, raw, request.call.timeout_s)
             reply = _call_reply(call_id, data)
-        except asyncio.CancelledError:
-            reply = _call_error(call_id, "CANCELLED", "the call was cancelled")
-        except Exception as exc:  # noqa: BLE001 - reported in the reply
-            error = as_remote_error(exc)
-            reply = _call_error(
-                call_id,
-                error.code or "UNKNOWN",
-                str(error),
-                error.error_type,
-                error.remote_traceback,
-            )
+        except (asyncio.CancelledError, Exception) as exc:  # reported in the reply
+            reply = _failure_reply(call_id, exc)
+        await final_reply(call_id, reply)
+
+    async def final_reply(call_id: int, reply: bytes) -> None:
         replying.add(call_id)  # a late cancel must not abandon the reply mid-write
         try:
             async with write_lock:
@@ -88,31 +82,13 @@ async def serve_call_stream(
                     loop.create_task(locked_write(_execute_event(call_id, event)))
                 )
             reply = b"\x08" + _varint(call_id) + _END_FLAG
-        except asyncio.CancelledError:
-            reply = _call_error(
-                call_id, "CANCELLED", "the call was cancelled", end=True
-            )
-        except Exception as exc:  # noqa: BLE001 - reported in the reply
-            error = as_remote_error(exc)
-            reply = _call_error(
-                call_id,
-                error.code or "UNKNOWN",
-                str(error),
-                error.error_type,
-                error.remote_traceback,
-                end=True,
-            )
+        except (asyncio.CancelledError, Exception) as exc:  # reported in the reply
+            reply = _failure_reply(call_id, exc, end=True)
         finally:
             # Closed here, not left to the garbage collector: a cancelled cell
             # must stop on the worker now.
             await events.aclose()
-        replying.add(call_id)
-        try:
-            async with write_lock:
-                await context.write(reply)
-        finally:
-            running.pop(call_id, None)
-            replying.discard(call_id)
+        await final_reply(call_id, reply)
 
     try:
         async for raw in requests:
@@ -164,6 +140,22 @@ def _execute_event(call_id: int, event: bytes) -> bytes:
     """Serialized ``CallStreamResponse(id, event=...)`` around the worker's
     already serialized ExecuteCodeEvent (not parsed here)."""
     return b"".join((b"\x08", _varint(call_id), b"\x2a", _varint(len(event)), event))
+
+
+def _failure_reply(call_id: int, exc: BaseException, end: bool = False) -> bytes:
+    """The reply reporting that call ``call_id`` failed with ``exc`` (or was
+    cancelled)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return _call_error(call_id, "CANCELLED", "the call was cancelled", end=end)
+    error = as_remote_error(exc)
+    return _call_error(
+        call_id,
+        error.code or "UNKNOWN",
+        str(error),
+        error.error_type,
+        error.remote_traceback,
+        end=end,
+    )
 
 
 def _call_error(
