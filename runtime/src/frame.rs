@@ -4,6 +4,7 @@
 //! the layout of a C-contiguous numpy `(channels, n)` float32 array, so frames can
 //! cross the Python boundary without copies in either direction.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -166,10 +167,11 @@ impl Audio {
         self.data().chunks(n).take(self.channels)
     }
 
-    /// The mono mix (mean of the channels), in float32 like `AudioFrame.to_mono`.
-    pub fn mono(&self) -> Vec<f32> {
+    /// The mono mix (mean of the channels), in float32 like `AudioFrame.to_mono`;
+    /// a mono frame's own samples, uncopied.
+    pub fn mono(&self) -> Cow<'_, [f32]> {
         if self.channels == 1 {
-            return self.data().to_vec();
+            return Cow::Borrowed(self.data());
         }
         // numpy's float32 mean over axis 0: rows added in order, then divided.
         let mut rows = self.channel_slices();
@@ -181,7 +183,7 @@ impl Audio {
         }
         let count = self.channels as f32;
         sum.iter_mut().for_each(|s| *s /= count);
-        sum
+        Cow::Owned(sum)
     }
 
     /// The Python frame this came from, if unchanged.

@@ -354,6 +354,7 @@ impl NativeNode for Butterworth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes::test_noise as noise;
 
     fn close(a: &[f64], b: &[f64]) {
         for (x, y) in a.iter().zip(b) {
@@ -405,19 +406,6 @@ mod tests {
             y = s.iter_mut().fold(1.0, |x, b| b.step(x));
         }
         assert!((y - 1.0).abs() < 1e-9);
-    }
-
-    /// Deterministic noise in [-0.5, 0.5) (xorshift).
-    fn noise(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                s as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
     }
 
     const DESIGNS: [(Kind, usize, f64, f64); 7] = [

@@ -31,7 +31,7 @@ impl ChannelMix {
         }
         let (rate, ts) = (input.rate, input.timestamp);
         if self.channels == 1 {
-            return Audio::new(input.mono(), 1, rate, ts);
+            return Audio::new(input.mono().into_owned(), 1, rate, ts);
         }
         let rows: Vec<&[f32]> = input.channel_slices().collect();
         let mut out = Vec::with_capacity(input.frames() * self.channels);

@@ -248,6 +248,20 @@ pub fn round_half_even(x: f64) -> f64 {
     }
 }
 
+/// Deterministic noise in [-0.5, 0.5) (xorshift), for the nodes' tests.
+#[cfg(test)]
+pub(crate) fn test_noise(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s as f32 / u32::MAX as f32 - 0.5
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

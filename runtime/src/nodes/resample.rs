@@ -860,6 +860,7 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes::test_noise as noise;
 
     fn tone(rate: u32, freq: f64, n: usize) -> Vec<f32> {
         (0..n)
@@ -924,19 +925,6 @@ mod tests {
             err += f64::from(out[i] - ideal[i]).powi(2);
         }
         assert!(10.0 * (sig / err).log10() > 40.0);
-    }
-
-    /// Deterministic noise in [-0.5, 0.5) (xorshift).
-    fn noise(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                s as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
     }
 
     /// Streams `channels` through `poly` in frames of the given sizes, then drains.

@@ -185,18 +185,12 @@ impl Stft {
 
     /// Analyses one frame.
     pub fn analyse(&mut self, input: &Audio) -> std::result::Result<Spectrogram, NodeFailure> {
-        let mixed;
-        let mono = if input.channels() == 1 {
-            input.data()
-        } else {
-            mixed = input.mono();
-            &mixed
-        };
+        let mono = input.mono();
         let bins = self.analyzer.bins();
         let frames = self.analyzer.frames_for(mono.len()).map_err(stft_error)?;
         let mut values = vec![0.0f32; bins * frames];
         self.analyzer
-            .run(mono, false, |t, mags| {
+            .run(&mono, false, |t, mags| {
                 for (b, &m) in mags.iter().enumerate() {
                     values[b * frames + t] = m;
                 }
@@ -543,13 +537,7 @@ impl MelSpectrogram {
             self.bank = Some((input.rate, bank));
         }
         let bank = &self.bank.as_ref().expect("built above").1;
-        let mixed;
-        let mono = if input.channels() == 1 {
-            input.data()
-        } else {
-            mixed = input.mono();
-            &mixed
-        };
+        let mono = input.mono();
         let frames = self
             .analyzer
             .frames_for(mono.len())
@@ -563,7 +551,7 @@ impl MelSpectrogram {
             let (rows, cols) = (&mut self.rows, &mut self.cols);
             rows.resize(8 * stride, 0.0);
             cols.resize(8 * stride, 0.0);
-            self.analyzer.run(mono, true, |t, power| {
+            self.analyzer.run(&mono, true, |t, power| {
                 let slot = t % 8;
                 rows[slot * stride..slot * stride + power.len()].copy_from_slice(power);
                 if slot == 7 || t + 1 == frames {
@@ -586,7 +574,7 @@ impl MelSpectrogram {
                 }
             })
         } else {
-            self.analyzer.run(mono, true, |t, power| {
+            self.analyzer.run(&mono, true, |t, power| {
                 for (m, filter) in bank.iter().enumerate() {
                     let band = &power[filter.start..filter.start + filter.weights.len()];
                     values[m * frames + t] = dot(band, &filter.weights);
