@@ -174,12 +174,20 @@ class Node:
     def _is_async(self) -> bool:
         return type(self).aprocess is not Node.aprocess
 
+    def _threaded(self) -> bool:
+        """Whether the next sync call goes to the node's thread (see ``blocking``)."""
+        if self.blocking is None:
+            return self._mean_s > _AUTO_THREAD_AFTER_S
+        return bool(self.blocking)
+
+    def _completes_inline(self) -> bool:
+        """Whether :meth:`process_one` now finishes without awaiting anything (a
+        sync ``process`` that stays on the caller's thread)."""
+        return not self._is_async() and not self._threaded()
+
     async def _call(self, fn: Any, data: Any) -> Any:
         """Runs a sync callable inline or on the node's thread (see ``blocking``)."""
-        threaded = self.blocking
-        if threaded is None:
-            threaded = self._mean_s > _AUTO_THREAD_AFTER_S
-        if threaded:
+        if self._threaded():
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix=f"rm-{self.name}"

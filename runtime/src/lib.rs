@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod convert;
+pub mod endpoint;
 pub mod error;
 pub mod executor;
 pub mod frame;
@@ -31,5 +32,6 @@ fn _runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::float32_to_int16, m)?)?;
     m.add_function(wrap_pyfunction!(api::_buffer_address, m)?)?;
     m.add_class::<api::StreamExecutor>()?;
+    endpoint::register(m)?;
     Ok(())
 }

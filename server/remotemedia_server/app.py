@@ -211,6 +211,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stream through this port only (no per-session worker ports)",
     )
+    parser.add_argument(
+        "--direct-transport",
+        choices=("auto", "native", "grpcio"),
+        default=None,
+        help="what serves the worker ports: native (Rust), grpcio, or auto",
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument(
         "--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS
@@ -228,6 +234,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         "max_message_mb": args.max_message_mb,
         "workers": args.workers,
         "kill_grace_s": args.kill_grace,
+        "direct_transport": args.direct_transport,
     }
     config.update({k: v for k, v in options.items() if v is not None}, "command line")
     limits = {

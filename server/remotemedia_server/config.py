@@ -12,6 +12,7 @@ Example ``server.yaml``::
       max_sessions: 64
     workers: 2                         # warm workers
     direct_streams: true               # clients stream to session workers' ports
+    direct_transport: auto             # native (Rust), grpcio, or auto
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class ServerConfig:
         direct_streams: Let clients stream to each session's worker on its own
             port (one hop less per frame); off when only the server's port is
             reachable from clients.
+        direct_transport: What serves those ports: "native" (the Rust runtime's
+            gRPC endpoint), "grpcio" (``grpc.aio``) or "auto" (native when the
+            runtime is built).
     """
 
     host: str = "127.0.0.1"
@@ -81,6 +85,7 @@ class ServerConfig:
     limits: Limits = dataclasses.field(default_factory=Limits)
     kill_grace_s: float = 2.0
     direct_streams: bool = True
+    direct_transport: str = "auto"
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ServerConfig:
@@ -135,13 +140,21 @@ class ServerConfig:
             raise ValueError(f"{source}: allowed_nodes must be a list of node names")
         if not isinstance(self.direct_streams, bool):
             raise ValueError(f"{source}: direct_streams must be true or false")
+        try:
+            DirectOptions(transport=self.direct_transport).native()
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
 
     def direct_options(self) -> DirectOptions | None:
         """How workers serve their own StreamPipeline endpoint (None: they do not)."""
         if not self.direct_streams:
             return None
         return DirectOptions(
-            self.host, self.tls_cert, self.tls_key, int(self.max_message_mb)
+            self.host,
+            self.tls_cert,
+            self.tls_key,
+            int(self.max_message_mb),
+            self.direct_transport,
         )
 
     def worker_config(self) -> dict[str, Any]:

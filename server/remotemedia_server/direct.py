@@ -29,8 +29,15 @@ from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
 from remotemedia.remote.status import abort_with, error_from_record
 from remotemedia_server import calls, protocol
+from remotemedia_server.native_endpoint import (
+    NativeEndpoint,
+    native_endpoint_available,
+)
 
 logger = logging.getLogger(__name__)
+
+# What can serve a worker's endpoint (DirectOptions.transport).
+TRANSPORTS = ("auto", "native", "grpcio")
 
 
 @dataclasses.dataclass
@@ -42,12 +49,16 @@ class DirectOptions:
         tls_cert: PEM certificate file (TLS when set with ``tls_key``).
         tls_key: PEM private key file.
         max_message_mb: Largest message accepted or sent.
+        transport: What serves the endpoint: "native" (the Rust runtime's gRPC
+            endpoint), "grpcio" (``grpc.aio``) or "auto" (native when the runtime
+            is built).
     """
 
     host: str = "127.0.0.1"
     tls_cert: str | None = None
     tls_key: str | None = None
     max_message_mb: int = 256
+    transport: str = "auto"
 
     def to_args(self) -> list[str]:
         """The worker command-line options that carry these settings."""
@@ -56,6 +67,8 @@ class DirectOptions:
             self.host,
             "--max-message-mb",
             str(self.max_message_mb),
+            "--direct-transport",
+            self.transport,
         ]
         if self.tls_cert and self.tls_key:
             args += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
@@ -68,13 +81,42 @@ class DirectOptions:
         parser.add_argument("--max-message-mb", type=int, default=256)
         parser.add_argument("--tls-cert", default=None)
         parser.add_argument("--tls-key", default=None)
+        parser.add_argument(
+            "--direct-transport", choices=TRANSPORTS, default="auto"
+        )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DirectOptions | None:
         """The options parsed by :meth:`add_arguments` (None: no direct endpoint)."""
         if args.direct_host is None:
             return None
-        return cls(args.direct_host, args.tls_cert, args.tls_key, args.max_message_mb)
+        return cls(
+            args.direct_host,
+            args.tls_cert,
+            args.tls_key,
+            args.max_message_mb,
+            args.direct_transport,
+        )
+
+    def native(self) -> bool:
+        """Whether the Rust runtime serves the endpoint (``transport``).
+
+        Raises:
+            ValueError: "native" was asked for and the runtime is not built.
+        """
+        if self.transport not in TRANSPORTS:
+            raise ValueError(
+                f"direct_transport must be one of {', '.join(TRANSPORTS)}, "
+                f"not {self.transport!r}"
+            )
+        available = native_endpoint_available()
+        if self.transport == "native" and not available:
+            raise ValueError(
+                "direct_transport 'native' needs the Rust runtime "
+                "(remotemedia._runtime): build it with 'make runtime', or use "
+                "'auto' or 'grpcio'"
+            )
+        return available and self.transport != "grpcio"
 
 
 class StreamRun(Protocol):
@@ -86,6 +128,10 @@ class StreamRun(Protocol):
 
     async def handle(self, requests: list[bytes]) -> tuple[bytes | None, bool]:
         """The response to ``requests`` (or None), and whether input ended."""
+        ...
+
+    def step(self, raw: bytes) -> tuple[bytes | None, bool] | None:
+        """``handle([raw])`` done on the calling thread, or None if it cannot be."""
         ...
 
     async def finish(self) -> bytes:
@@ -132,10 +178,21 @@ class DirectServer:
         self.port = 0
         self._expected = f"Bearer {self.token}".encode()
         self._server: grpc.aio.Server | None = None
+        self._native: NativeEndpoint | None = None
 
     async def start(self) -> int:
         """Binds a free port and starts serving; returns the port."""
         max_bytes = int(self.options.max_message_mb) * 2**20
+        if self.options.native():
+            self._native = NativeEndpoint(
+                _rpc.SERVICE,
+                {"StreamPipeline": self._stream, "CallStream": self._calls},
+                self.options.host,
+                max_bytes,
+                self._tls_pem(),
+            )
+            self.port = self._native.port
+            return self.port
         server = grpc.aio.server(
             options=[
                 *_rpc.channel_options(max_bytes),
@@ -151,21 +208,30 @@ class DirectServer:
         )
         server.add_generic_rpc_handlers((handler,))
         target = f"{self.options.host}:0"
-        if self.options.tls_cert and self.options.tls_key:
-            credentials = grpc.ssl_server_credentials(
-                [
-                    (
-                        Path(self.options.tls_key).read_bytes(),
-                        Path(self.options.tls_cert).read_bytes(),
-                    )
-                ]
-            )
+        tls = self._tls_pem()
+        if tls is not None:
+            cert, key = tls
+            credentials = grpc.ssl_server_credentials([(key, cert)])
             self.port = server.add_secure_port(target, credentials)
         else:
             self.port = server.add_insecure_port(target)
         await server.start()
         self._server = server
         return self.port
+
+    @property
+    def transport(self) -> str:
+        """What serves the endpoint: "native" or "grpcio"."""
+        return "native" if self._native is not None else "grpcio"
+
+    def _tls_pem(self) -> tuple[bytes, bytes] | None:
+        """(certificate, private key) PEM when TLS is configured."""
+        if self.options.tls_cert and self.options.tls_key:
+            return (
+                Path(self.options.tls_cert).read_bytes(),
+                Path(self.options.tls_key).read_bytes(),
+            )
+        return None
 
     def _authorized(self, context: grpc.aio.ServicerContext) -> bool:
         for key, value in context.invocation_metadata() or ():
@@ -253,6 +319,11 @@ class DirectServer:
             spec = protocol.pipeline_spec(first.open.pipeline)
 
             async with self.host.stream_run(spec, direct=True) as run:
+                serve_inline = getattr(context, "serve_inline", None)
+                if serve_inline is not None:
+                    # The native endpoint: frames of synchronous nodes are
+                    # handled on its thread as they arrive, with no loop hop.
+                    serve_inline(run.step)
                 async for raw in iterator:
                     response, ended = await run.handle([raw])
                     if response is not None:

@@ -53,6 +53,7 @@ from remotemedia_server.backend import (  # noqa: E402
 )
 from remotemedia_server.backend import wait_result  # noqa: E402
 from remotemedia_server.direct import DirectOptions, DirectServer  # noqa: E402
+from remotemedia_server.native_endpoint import InlineStepError  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +261,23 @@ class _StreamRun:
             return None, ended
         self._count += consumed
         return worker._stream_response(outputs, self._count, nodes), ended
+
+    def step(self, raw: bytes) -> tuple[bytes | None, bool] | None:
+        """:meth:`handle` of one request run to the end on the calling thread, when
+        every node can (sync ``process``, not moved to its thread); else None."""
+        if not all(node._completes_inline() for node in self._nodes):
+            return None
+        running = self.handle([raw])
+        try:
+            running.send(None)
+        except StopIteration as done:
+            result: tuple[bytes | None, bool] = done.value
+            return result
+        running.close()
+        raise InlineStepError(
+            "a stream step waited on the event loop although its nodes are "
+            "synchronous; the stream was stopped"
+        )
 
     async def finish(self) -> bytes:
         """The last response: what the nodes emit at the end of the stream."""
