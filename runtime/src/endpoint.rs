@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use futures_util::FutureExt;
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -125,11 +125,12 @@ pub struct ServerCall {
 #[pymethods]
 impl ServerCall {
     /// Queues one reply message (never blocks; the client's window bounds them).
-    fn send(&self, data: &[u8]) -> PyResult<()> {
+    /// False when the call is over (the client has gone): the reply is dropped.
+    fn send(&self, data: &[u8]) -> bool {
         self.shared
             .replies
             .send(Outgoing::Message(Bytes::copy_from_slice(data)))
-            .map_err(|_| PyRuntimeError::new_err("the call has ended"))
+            .is_ok()
     }
 
     /// Ends the call with a gRPC status code, its details and trailing metadata
@@ -137,9 +138,8 @@ impl ServerCall {
     #[pyo3(signature = (code, details = String::new(), trailers = Vec::new()))]
     fn finish(&self, code: i32, details: String, trailers: Vec<(String, Vec<u8>)>) {
         self.shared.set_inline(None);
-        let status = (code != 0).then(|| {
-            Status::with_metadata(Code::from_i32(code), details, trailing(&trailers))
-        });
+        let status = (code != 0)
+            .then(|| Status::with_metadata(Code::from_i32(code), details, trailing(&trailers)));
         // An error here means the client has gone: nothing is waiting for it.
         let _ = self.shared.replies.send(Outgoing::End(status));
     }
@@ -273,7 +273,10 @@ impl tower::Service<tonic::Request<Streaming<Bytes>>> for Method {
 }
 
 impl Method {
-    fn open(&self, request: tonic::Request<Streaming<Bytes>>) -> Result<tonic::Response<Replies>, Status> {
+    fn open(
+        &self,
+        request: tonic::Request<Streaming<Bytes>>,
+    ) -> Result<tonic::Response<Replies>, Status> {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(CallShared {
             replies: tx,
@@ -294,7 +297,12 @@ impl Method {
             tracing::warn!(error = %err, method = %self.name, "on_call failed");
             Status::internal(format!("the endpoint could not start the call: {err}"))
         })?;
-        tokio::spawn(feed(request.into_inner(), self.handlers.clone(), deliver, shared));
+        tokio::spawn(feed(
+            request.into_inner(),
+            self.handlers.clone(),
+            deliver,
+            shared,
+        ));
         let replies = UnboundedReceiverStream::new(rx).map_while(|out| match out {
             Outgoing::Message(data) => Some(Ok(data)),
             Outgoing::End(None) => None,
@@ -363,12 +371,30 @@ async fn feed(
                 replies.closed().await;
                 break;
             }
-            // Reset or broken: the client is gone.
-            Err(_) => break,
+            // A message the endpoint refuses (too large, malformed framing) ends
+            // the call with its status; a reset means the client is gone and
+            // nothing reads this.
+            Err(status) => {
+                let _ = replies.send(Outgoing::End(Some(refusal(status))));
+                break;
+            }
         }
     }
     call.set_inline(None);
     handlers.schedule(&deliver, GONE);
+}
+
+/// The status for a request the decoder refused; a message over the size limit is
+/// RESOURCE_EXHAUSTED, as gRPC specifies (tonic says OUT_OF_RANGE).
+fn refusal(status: Status) -> Status {
+    if status.code() == Code::OutOfRange {
+        Status::resource_exhausted(format!(
+            "{} (the server's --max-message-mb sets the limit)",
+            status.message()
+        ))
+    } else {
+        status
+    }
 }
 
 // -- the server -----------------------------------------------------------------------
@@ -471,7 +497,9 @@ impl GrpcEndpoint {
             let identity = tonic::transport::Identity::from_pem(cert, key);
             builder = builder
                 .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-                .map_err(|err| PyValueError::new_err(format!("bad TLS certificate or key: {err}")))?;
+                .map_err(|err| {
+                    PyValueError::new_err(format!("bad TLS certificate or key: {err}"))
+                })?;
         }
         // One thread: a frame's work is Python's, and one thread keeps its hand-off
         // to the loop free of work stealing.
@@ -487,15 +515,13 @@ impl GrpcEndpoint {
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 // Frames are small and latency-bound: no Nagle delay.
-                let incoming = tonic::transport::server::TcpIncoming::from(listener)
-                    .with_nodelay(Some(true));
-                std::io::Result::Ok(builder.serve_with_incoming_shutdown(
-                    router,
-                    incoming,
-                    async {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                std::io::Result::Ok(
+                    builder.serve_with_incoming_shutdown(router, incoming, async {
                         let _ = stop_rx.await;
-                    },
-                ))
+                    }),
+                )
             })
         });
         let serving = serving.map_err(|err| PyOSError::new_err(err.to_string()))?;

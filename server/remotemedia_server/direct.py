@@ -81,9 +81,7 @@ class DirectOptions:
         parser.add_argument("--max-message-mb", type=int, default=256)
         parser.add_argument("--tls-cert", default=None)
         parser.add_argument("--tls-key", default=None)
-        parser.add_argument(
-            "--direct-transport", choices=TRANSPORTS, default="auto"
-        )
+        parser.add_argument("--direct-transport", choices=TRANSPORTS, default="auto")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DirectOptions | None:

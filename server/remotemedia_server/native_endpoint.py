@@ -51,7 +51,7 @@ def native_endpoint_available() -> bool:
     return _runtime_with_endpoint() is not None
 
 
-class _Aborted(Exception):
+class _AbortError(Exception):
     """Raised by :meth:`_Context.abort`: ends the call with this status."""
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
@@ -131,7 +131,7 @@ class _Context:
         self.trailers = metadata
 
     async def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
-        raise _Aborted(code, details)
+        raise _AbortError(code, details)
 
     def serve_inline(self, step: InlineStep) -> None:
         """Handles the coming requests with ``step`` on the endpoint's thread.
@@ -153,7 +153,9 @@ class _Context:
                     call.finish(grpc.StatusCode.INTERNAL.value[0], str(exc))
                     return len(batch)
                 except Exception:  # noqa: BLE001 - the loop runs it again and reports
-                    logger.debug("inline step failed; the loop takes over", exc_info=True)
+                    logger.debug(
+                        "inline step failed; the loop takes over", exc_info=True
+                    )
                     result = None
                 if result is None:
                     return index
@@ -208,7 +210,7 @@ class _Call:
                     call.send(reply)
             else:
                 await result
-        except _Aborted as abort:
+        except _AbortError as abort:
             call.finish(abort.code.value[0], abort.details, _trailers(self._context))
         except asyncio.CancelledError:
             call.finish(grpc.StatusCode.CANCELLED.value[0], "cancelled")

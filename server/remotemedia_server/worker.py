@@ -267,10 +267,12 @@ class _StreamRun:
         every node can (sync ``process``, not moved to its thread); else None."""
         if not all(node._completes_inline() for node in self._nodes):
             return None
+        before = self._count
         running = self.handle([raw])
         try:
             running.send(None)
         except StopIteration as done:
+            self._worker.frames_inline += self._count - before
             result: tuple[bytes | None, bool] = done.value
             return result
         running.close()
@@ -353,6 +355,7 @@ class Worker:
         self.allowed_nodes: set[str] | None = None
         self.cells = 0
         self.cancelled = 0
+        self.frames_inline = 0
         self.started = time.time()
         self.streams: dict[int, _Stream] = {}
         self.stream_counts = {"direct": 0, "front_end": 0}
@@ -648,6 +651,9 @@ class Worker:
             "streams_direct": self.stream_counts["direct"],
             "streams_via_front_end": self.stream_counts["front_end"],
             "calls_direct": self.direct_calls,
+            "direct_transport": self.direct.transport if self.direct else None,
+            # Frames a direct stream handled on the endpoint's own thread.
+            "frames_inline": self.frames_inline,
             # What only the worker knows: how long its direct endpoint was idle.
             "direct_idle_s": (
                 0.0
