@@ -6,8 +6,10 @@ Rows:
   * raw grpc.aio bidi echo of the encoded frame bytes (the floor), with the echo
     server in this process and in a separate process (like the remote server),
   * a remote passthrough node streaming 20 ms 48 kHz mono frames, straight to the
-    session worker (the default) and through the server's front end; the
-    one-frame-in-flight rows take turns round after round, side by side,
+    session worker (the default; its endpoint served by the Rust runtime), to a
+    worker whose endpoint ``grpc.aio`` serves (``--direct-transport grpcio``) and
+    through the server's front end; the one-frame-in-flight rows take turns
+    round after round, side by side,
   * a RemoteObject method call,
   * an 8 MB video frame round trip (raw echo and remote node),
   * a Ray actor call when ``ray`` is importable, taking turns with the
@@ -279,6 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     echo_server, echo_address = on_loop(start_echo())
     echo_process, xecho_address = spawn_echo()
     server = rm.start_server(args=["--workers", "1"])
+    aio_server = rm.start_server(
+        args=["--workers", "1", "--direct-transport", "grpcio"]
+    )
     try:
         opens = []
         for _ in range(3):
@@ -289,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         open_row = Row("connect + OpenSession (warm pool)", opens, None)
         with (
             rm.connect(server.address, server.token) as session,
+            rm.connect(aio_server.address, aio_server.token) as aio_direct,
             rm.connect(server.address, server.token, direct=False) as relayed,
         ):
             # One frame in flight: the four paths take turns, round after round,
@@ -297,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
                 "raw": [],
                 "xraw": [],
                 "direct": [],
+                "aio_direct": [],
                 "relayed": [],
             }
             chunk = max(50, args.frames // max(1, args.rounds))
@@ -309,7 +316,11 @@ def main(argv: list[str] | None = None) -> None:
                     calls["ray"] += timed_calls(ray_actor[0], chunk)
                 pings["raw"] += on_loop(raw_ping(echo_address, payload, chunk))
                 pings["xraw"] += on_loop(raw_ping(xecho_address, payload, chunk))
-                for key, sess in (("direct", session), ("relayed", relayed)):
+                for key, sess in (
+                    ("direct", session),
+                    ("aio_direct", aio_direct),
+                    ("relayed", relayed),
+                ):
                     row = rm.core._sync.run_sync(remote_stream(sess, frames[:chunk], 1))
                     pings[key] += row.latencies
             ping = Row("raw grpc.aio bidi echo (1 in flight)", pings["raw"], None)
@@ -345,6 +356,14 @@ def main(argv: list[str] | None = None) -> None:
                 (stream_flow, flow),
                 (
                     Row(
+                        "remote passthrough node, grpc.aio worker port (1 in flight)",
+                        pings["aio_direct"],
+                        None,
+                    ),
+                    ping,
+                ),
+                (
+                    Row(
                         "remote passthrough node via front end (1 in flight)",
                         pings["relayed"],
                         None,
@@ -362,6 +381,7 @@ def main(argv: list[str] | None = None) -> None:
         if not isinstance(ray_actor, str):
             ray_actor[1]()
         server.stop()
+        aio_server.stop()
         echo_process.terminate()
         echo_process.wait()
         on_loop(echo_server.stop(None))
@@ -371,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
         f"({len(payload)} B encoded); 8 MB frame = {len(big_payload) / 2**20:.1f} MiB"
     )
     header = (
-        f"{'row':52s} {'p50 ms':>8s} {'p99 ms':>8s} {'frames/s':>10s} "
+        f"{'row':60s} {'p50 ms':>8s} {'p99 ms':>8s} {'frames/s':>10s} "
         f"{'p50/raw':>8s} {'p50/xraw':>8s} {'rate/raw':>8s}"
     )
     print(header)
@@ -386,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{row.rate / base.rate:8.2f}" if base and row.rate and base.rate else ""
         )
         print(
-            f"{row.name:52s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {xratio} "
+            f"{row.name:60s} {row.p50:8.3f} {row.p99:8.3f} {rate} {ratio} {xratio} "
             f"{rate_ratio}"
         )
     print(
