@@ -8,6 +8,10 @@ and only to callers presenting its own bearer token, which the front end hands t
 that session's client (``OpenSession``, ``SessionEndpoint``). Limits hold as they
 do through the front end; crash reports still come from the front end, which sees
 the worker end. A client that cannot reach this port uses the front end instead.
+
+The Rust runtime's gRPC endpoint serves the port when it is built
+(:mod:`remotemedia_server.native_endpoint`), else ``grpc.aio``; the handlers here
+are the same for both.
 """
 
 from __future__ import annotations
@@ -162,11 +166,13 @@ class StreamHost(Protocol):
 
 
 class DirectServer:
-    """Serves ``StreamPipeline`` for one worker's session on the worker's loop.
+    """Serves ``StreamPipeline`` and ``CallStream`` for one worker's session; the
+    handlers run on the worker's loop (frames of synchronous nodes on the native
+    endpoint's thread).
 
     Args:
         host: The worker (its session id, streams and error reporting).
-        options: Interface, TLS and message size.
+        options: Interface, TLS, message size and transport.
     """
 
     def __init__(self, host: StreamHost, options: DirectOptions) -> None:

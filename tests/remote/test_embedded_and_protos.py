@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from remotemedia_server.native_endpoint import native_endpoint_available
 
 import remotemedia as rm
 from remotemedia.remote import LocalServer, Session, gen_protos
@@ -143,7 +144,11 @@ def test_tls_server_and_client(tmp_path: Path) -> None:
             frames = [rm.AudioFrame(np.full((1, 480), 0.5, np.float32), 48000)] * 3
             out = rm.Pipeline([rm.remote(rm.nodes.Gain(-6.0), sess)]).collect(frames)
             assert len(out) == 3
-            assert sess.status()["streams_direct"] == 1
+            status = sess.status()
+            assert status["streams_direct"] == 1
+            # The Rust endpoint serves TLS too, when the runtime is built.
+            native = native_endpoint_available()
+            assert status["direct_transport"] == ("native" if native else "grpcio")
         with pytest.raises(rm.RemoteError, match="cannot reach"):
             rm.connect(srv.address, srv.token, timeout=2)  # plaintext to a TLS port
     finally:
