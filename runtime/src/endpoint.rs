@@ -222,8 +222,8 @@ impl Handlers {
                     let taken = match taken {
                         Ok(taken) => taken.min(rest.len()),
                         Err(err) => {
-                            tracing::warn!(error = %err, "inline step failed; the loop takes over");
-                            0
+                            tracing::warn!(error = %err, "inline step failed");
+                            0 // the loop takes them all
                         }
                     };
                     call.credits.add_permits(taken);
@@ -237,7 +237,10 @@ impl Handlers {
                 return true;
             }
             match bytes_list(py, rest) {
-                Ok(list) => self.call_soon(py, deliver, MESSAGES, list.into_any().unbind()),
+                Ok(list) => {
+                    let list = list.into_any().unbind();
+                    self.call_soon(py, deliver, MESSAGES, list)
+                }
                 Err(_) => false,
             }
         })
