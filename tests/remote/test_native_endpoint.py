@@ -10,6 +10,7 @@ handle synchronous nodes inline and hand async and threaded ones to the loop, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -39,15 +40,21 @@ def _method(name: str) -> str:
     return f"/{SERVICE}/{name}"
 
 
-async def _open(
+@contextlib.asynccontextmanager
+async def _serving(
     handlers: dict[str, Any], max_message_bytes: int = 4 * 2**20
-) -> tuple[NativeEndpoint, grpc.aio.Channel]:
+) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel to an endpoint serving ``handlers``, both closed afterwards."""
     endpoint = NativeEndpoint(SERVICE, handlers, "127.0.0.1", max_message_bytes)
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{endpoint.port}",
         options=[("grpc.max_send_message_length", 16 * 2**20)],
     )
-    return endpoint, channel
+    try:
+        yield channel
+    finally:
+        await channel.close()
+        endpoint.stop()
 
 
 async def _read_rest(call: Any) -> list[bytes]:
@@ -67,8 +74,7 @@ async def test_messages_and_metadata_reach_the_handler_in_order() -> None:
         async for raw in requests:
             yield raw.upper()
 
-    endpoint, channel = await _open({"Echo": echo})
-    try:
+    async with _serving({"Echo": echo}) as channel:
         call = channel.stream_stream(_method("Echo"))(
             metadata=(("authorization", "Bearer abc"), ("x-trace-bin", b"\x00\xff"))
         )
@@ -83,9 +89,6 @@ async def test_messages_and_metadata_reach_the_handler_in_order() -> None:
         assert await call.code() == grpc.StatusCode.OK
         assert seen["metadata"]["authorization"] == "Bearer abc"
         assert seen["metadata"]["x-trace-bin"] == b"\x00\xff"
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 async def test_abort_carries_code_details_and_trailers() -> None:
@@ -97,8 +100,7 @@ async def test_abort_carries_code_details_and_trailers() -> None:
             error.remote_traceback = "Traceback: line 1 ✓"
             await abort_with(context, error)
 
-    endpoint, channel = await _open({"Refuse": refuse})
-    try:
+    async with _serving({"Refuse": refuse}) as channel:
         call = channel.stream_stream(_method("Refuse"))()
         await call.write(b"x")
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -108,17 +110,13 @@ async def test_abort_carries_code_details_and_trailers() -> None:
         assert "no object 'x'" in str(error)
         assert error.error_type == "KeyError"
         assert error.remote_traceback == "Traceback: line 1 ✓"
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 async def test_unknown_methods_and_failing_handlers_get_a_status() -> None:
     async def broken(requests: AsyncIterator[bytes], context: Any) -> None:
         raise ValueError("bug in the handler")
 
-    endpoint, channel = await _open({"Broken": broken})
-    try:
+    async with _serving({"Broken": broken}) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await channel.unary_unary(_method("Nope"))(b"x")
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
@@ -126,9 +124,6 @@ async def test_unknown_methods_and_failing_handlers_get_a_status() -> None:
             await channel.stream_stream(_method("Broken"))().read()
         assert caught.value.code() == grpc.StatusCode.UNKNOWN
         assert "internal server error" in (caught.value.details() or "")
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 async def test_oversized_messages_are_refused() -> None:
@@ -138,8 +133,7 @@ async def test_oversized_messages_are_refused() -> None:
         async for raw in requests:
             yield raw
 
-    endpoint, channel = await _open({"Echo": echo}, max_message_bytes=2**20)
-    try:
+    async with _serving({"Echo": echo}, max_message_bytes=2**20) as channel:
         call = channel.stream_stream(_method("Echo"))()
         await call.write(b"a" * 1000)
         assert await call.read() == b"a" * 1000
@@ -147,9 +141,6 @@ async def test_oversized_messages_are_refused() -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call.read()
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 async def test_client_cancel_cancels_the_handler() -> None:
@@ -166,17 +157,13 @@ async def test_client_cancel_cancels_the_handler() -> None:
         finally:
             stopped.set()
 
-    endpoint, channel = await _open({"Wait": wait_forever})
-    try:
+    async with _serving({"Wait": wait_forever}) as channel:
         call = channel.stream_stream(_method("Wait"))()
         await call.write(b"go")
         assert await call.read() == b"go"
         await asyncio.wait_for(started.wait(), 10)
         call.cancel()
         await asyncio.wait_for(stopped.wait(), 10)
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 async def test_inline_steps_keep_order_with_the_loop() -> None:
@@ -199,8 +186,7 @@ async def test_inline_steps_keep_order_with_the_loop() -> None:
         async for raw in requests:
             yield b"loop " + raw
 
-    endpoint, channel = await _open({"Mixed": handler})
-    try:
+    async with _serving({"Mixed": handler}) as channel:
         call = channel.stream_stream(_method("Mixed"))()
         sent = [str(i).encode() for i in range(20)] + [b"decline"]
         sent += [str(i).encode() for i in range(20, 30)]
@@ -215,9 +201,6 @@ async def test_inline_steps_keep_order_with_the_loop() -> None:
         ]
         assert replies == expected
         assert threads and all(t != "MainThread" for t in threads)
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 async def test_an_inline_step_that_ends_the_input_ends_the_iterator() -> None:
@@ -232,17 +215,13 @@ async def test_an_inline_step_that_ends_the_input_ends_the_iterator() -> None:
             yield b"loop " + raw
         yield b"finished"
 
-    endpoint, channel = await _open({"Ends": handler})
-    try:
+    async with _serving({"Ends": handler}) as channel:
         call = channel.stream_stream(_method("Ends"))()
         await call.write(b"a")
         assert await call.read() == b"a"
         await call.write(b"end")
         assert await call.read() == b"finished"
         assert await call.code() == grpc.StatusCode.OK
-    finally:
-        await channel.close()
-        endpoint.stop()
 
 
 # -- inside a real server --------------------------------------------------------------
