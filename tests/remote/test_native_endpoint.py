@@ -166,6 +166,22 @@ async def test_client_cancel_cancels_the_handler() -> None:
         await asyncio.wait_for(stopped.wait(), 10)
 
 
+def _inline_then_loop(step: Any, last: bytes | None = None) -> Any:
+    """A handler that serves ``step`` inline, answers the rest on the loop with
+    "loop <request>", and ``last`` when the input ends."""
+
+    async def handler(
+        requests: AsyncIterator[bytes], context: Any
+    ) -> AsyncIterator[bytes]:
+        context.serve_inline(step)
+        async for raw in requests:
+            yield b"loop " + raw
+        if last is not None:
+            yield last
+
+    return handler
+
+
 async def test_inline_steps_keep_order_with_the_loop() -> None:
     """Requests go to the inline step until it declines one; that one and the
     rest go to the handler's loop, and replies keep the requests' order."""
@@ -179,14 +195,7 @@ async def test_inline_steps_keep_order_with_the_loop() -> None:
             return None
         return b"inline " + raw, False
 
-    async def handler(
-        requests: AsyncIterator[bytes], context: Any
-    ) -> AsyncIterator[bytes]:
-        context.serve_inline(step)
-        async for raw in requests:
-            yield b"loop " + raw
-
-    async with _serving({"Mixed": handler}) as channel:
+    async with _serving({"Mixed": _inline_then_loop(step)}) as channel:
         call = channel.stream_stream(_method("Mixed"))()
         sent = [str(i).encode() for i in range(20)] + [b"decline"]
         sent += [str(i).encode() for i in range(20, 30)]
@@ -207,15 +216,7 @@ async def test_an_inline_step_that_ends_the_input_ends_the_iterator() -> None:
     def step(raw: bytes) -> tuple[bytes | None, bool] | None:
         return (None, True) if raw == b"end" else (raw, False)
 
-    async def handler(
-        requests: AsyncIterator[bytes], context: Any
-    ) -> AsyncIterator[bytes]:
-        context.serve_inline(step)
-        async for raw in requests:
-            yield b"loop " + raw
-        yield b"finished"
-
-    async with _serving({"Ends": handler}) as channel:
+    async with _serving({"Ends": _inline_then_loop(step, b"finished")}) as channel:
         call = channel.stream_stream(_method("Ends"))()
         await call.write(b"a")
         assert await call.read() == b"a"
