@@ -20,6 +20,7 @@ import grpc
 from remotemedia.remote import _rpc
 from remotemedia_server.backend import LocalProcessBackend, WorkerBackend
 from remotemedia_server.config import ServerConfig
+from remotemedia_server.direct import TRANSPORTS
 from remotemedia_server.servicer import (
     RemoteExecutionServicer,
     generic_handler,
@@ -213,7 +214,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--direct-transport",
-        choices=("auto", "native", "grpcio"),
+        choices=TRANSPORTS,
         default=None,
         help="what serves the worker ports: native (Rust), grpcio, or auto",
     )
