@@ -43,12 +43,6 @@ _RECONNECT_HINT = (
 )
 
 
-def _default_or_none() -> Any:
-    from remotemedia.remote import client
-
-    return getattr(client, "_default_session", None)
-
-
 def _names(text: str | None) -> list[str]:
     """Splits a ``--push a,b`` style list (commas and/or spaces)."""
     if not text:
@@ -102,44 +96,54 @@ class _Value:
 class RemoteMagics(Magics):
     """``%remote`` and ``%%remote``: a session on a remotemedia server.
 
+    The magics use the process's *current* session (the one ``rm.connect()``,
+    ``rm.remote(node)`` and ``rm.RemoteObject(obj)`` use too): ``%remote
+    connect`` and ``%remote start`` make their session current.
+
     Attributes:
-        session: The connected session, or None.
+        session: The current session, or None.
         last_result: The :class:`~remotemedia.remote.ExecuteResult` of the latest
             ``%%remote`` cell (its captured stdout, stderr and displays).
     """
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
-        self.session: Any = None
         self.last_result: Any = None
         self._no_options: Any = None
 
     # -- connection --------------------------------------------------------------
+    @property
+    def session(self) -> Any:
+        """The current session (shared with ``rm.remote`` and friends), or None."""
+        from remotemedia.remote import client
+
+        return client._current
+
     def _connected(self) -> bool:
         return self.session is not None and not self.session.closed
 
     def _ensure_session(self) -> Any:
-        """The current session; the first use starts the embedded server."""
-        if not self._connected():
-            self._start(announce="no remotemedia server connected: started")
-        return self.session
+        """The current session; with none, starts the embedded server (and says so)."""
+        from remotemedia.remote import current_session
 
-    def _start(self, announce: str = "started") -> None:
-        # The process-wide embedded server and session: the ones rm.remote(node)
-        # and rm.RemoteObject use by default, so all share one server.
-        from remotemedia.remote import default_session
+        return current_session()
 
-        if self._connected() and self.session is _default_or_none():
+    def _start(self) -> None:
+        from remotemedia.remote import client
+
+        session = self.session
+        if self._connected() and client.is_embedded(session):
             try:
-                self.session.status()  # still alive: keep its namespace
+                session.status()  # still alive: keep its namespace
             except RemoteError:
-                self._close()  # its worker or server is gone: open a fresh one
-        elif self._connected():
-            self._close()
-        self.session = default_session()
+                session = None  # its worker or the server is gone: open a new one
+        else:
+            session = None
+        if session is None:
+            session = client.open_embedded_session()
         print(
-            f"remotemedia: {announce} an embedded server at {self.session.address} "
-            f"(session {self.session.id[:8]})"
+            f"remotemedia: started an embedded server at {session.address} "
+            f"(session {session.id[:8]})"
         )
 
     def _connect(self, address: str, token: str | None) -> None:
@@ -152,17 +156,15 @@ class RemoteMagics(Magics):
                 f"cannot connect to {address}: {exc}. Check the address and token "
                 "(or '%remote start' for an embedded server)."
             ) from None
-        self._close()
-        self.session = session
         print(f"remotemedia: connected to {address} (session {session.id[:8]})")
 
     def _close(self) -> None:
-        if self.session is not None:
+        session = self.session
+        if session is not None:
             try:
-                self.session.close()
+                session.close()
             except RemoteError as exc:  # a lost server cannot be told
                 logger.debug("closing session: %s", exc)
-            self.session = None
 
     def _lost(self, exc: RemoteError) -> UsageError:
         where = self.session.address if self.session is not None else "the server"

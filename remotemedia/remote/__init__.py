@@ -23,7 +23,9 @@ from remotemedia.remote.client import (  # noqa: E402
     ExecuteResult,
     Session,
     connect,
+    current_session,
     default_session,
+    set_current_session,
 )
 from remotemedia.remote.launcher import LocalServer, start_server  # noqa: E402
 from remotemedia.remote.nodes import RemoteNode, RemoteSegment, remote  # noqa: E402
@@ -40,6 +42,8 @@ __all__ = [
     "LocalServer",
     "ExecuteResult",
     "default_session",
+    "current_session",
+    "set_current_session",
 ]
 
 

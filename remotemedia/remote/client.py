@@ -42,7 +42,14 @@ from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
 from remotemedia.remote.status import error_from_record, error_from_rpc
 
-__all__ = ["Session", "ExecuteResult", "connect", "default_session"]
+__all__ = [
+    "Session",
+    "ExecuteResult",
+    "connect",
+    "current_session",
+    "default_session",
+    "set_current_session",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +79,9 @@ class _DirectChannel:
     failure: asyncio.Future[RemoteError] | None = None
 
 
-_default_session: Session | None = None
-_default_lock = threading.Lock()
+# The current session: what every ``session=None`` API and the magics use.
+_current: Session | None = None
+_current_lock = threading.RLock()
 
 
 async def hop(coro: Coroutine[Any, Any, T]) -> T:
@@ -441,6 +449,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        _forget_current(self)
         if self._calls is not None:
             self._calls.close()
         try:
@@ -1444,18 +1453,26 @@ def connect(
     tls: bool | str = False,
     timeout: float = 30.0,
     direct: bool = True,
+    make_current: bool = True,
 ) -> Session:
-    """Opens a session on a remotemedia server.
+    """Opens a session on a remotemedia server, or returns the current one.
+
+    The session opened last (by ``connect(ADDRESS)``, ``%remote connect`` or
+    ``%remote start``) is the *current* session: ``rm.remote(node)``,
+    ``rm.RemoteObject(obj)``, ``%%remote`` and the pipeline editor use it when no
+    session is given. Closing it leaves no current session.
 
     Args:
-        address: ``host:port``; None starts (once per process) an embedded local
-            server on 127.0.0.1 with a random token, stopped at exit.
+        address: ``host:port``; None returns the current session, or starts (once
+            per process) an embedded local server on 127.0.0.1 with a random
+            token, opens a session there, makes it current and says so.
         token: Bearer token (default: ``$REMOTEMEDIA_TOKEN``).
         tls: True for TLS with the system roots, or a path to a PEM CA file.
         timeout: Seconds to wait for the server.
         direct: Stream to the session worker's own port when the server offers
             one and it is reachable (one hop less per frame); False always
             streams through ``address``. ``$REMOTEMEDIA_DIRECT=0`` also turns it off.
+        make_current: Make the new session the current one (with an address).
 
     Returns:
         The open :class:`Session` (a context manager).
@@ -1464,12 +1481,25 @@ def connect(
         RemoteError: If the server cannot be reached (UNAVAILABLE) or refuses the
             token (UNAUTHENTICATED).
     """
-    server = None
     if address is None:
-        from remotemedia.remote.launcher import default_server
+        return current_session()
+    session = _open(
+        address, token, tls=tls, timeout=timeout, direct=direct, server=None
+    )
+    if make_current:
+        set_current_session(session)
+    return session
 
-        server = default_server()
-        address, token = server.address, server.token
+
+def _open(
+    address: str,
+    token: str | None,
+    *,
+    tls: bool | str = False,
+    timeout: float = 30.0,
+    direct: bool = True,
+    server: Any = None,
+) -> Session:
     if token is None:
         token = os.environ.get("REMOTEMEDIA_TOKEN")
     for prefix in ("grpc://", "grpcs://"):
@@ -1487,10 +1517,73 @@ def connect(
     )
 
 
+def open_embedded_session() -> Session:
+    """Opens a new session on the process-wide embedded server (started on first
+    use, on 127.0.0.1) and makes it the current session."""
+    from remotemedia.remote.launcher import default_server
+
+    with _current_lock:
+        server = default_server()
+        session = _open(server.address, server.token, server=server)
+        set_current_session(session)
+        return session
+
+
+def is_embedded(session: Session) -> bool:
+    """Whether ``session`` is on the process-wide embedded server."""
+    return session._server is not None
+
+
+def current_session(*, start: bool = True) -> Session:
+    """The current session (see :func:`connect`).
+
+    With none open, starts the embedded server, opens a session there, makes it
+    current and prints which server it started (once per start, on stderr).
+
+    Args:
+        start: False raises instead of starting the embedded server.
+
+    Raises:
+        RemoteError: If there is no current session and ``start`` is False
+            (code FAILED_PRECONDITION), or the embedded server cannot start.
+    """
+    with _current_lock:
+        session = _current
+        if session is not None and not session.closed:
+            return session
+        if not start:
+            raise RemoteError(
+                "no remotemedia session: connect with rm.connect(ADDRESS, TOKEN) or "
+                "'%remote connect HOST:PORT --token TOKEN'",
+                code="FAILED_PRECONDITION",
+            )
+        session = open_embedded_session()
+    message = (
+        f"remotemedia: no server connected: started an embedded server at "
+        f"{session.address} (session {session.id[:8]}); connect elsewhere with "
+        "rm.connect(ADDRESS, TOKEN) or '%remote connect HOST:PORT --token TOKEN'"
+    )
+    logger.info(message)
+    print(message, file=sys.stderr)
+    return session
+
+
+def set_current_session(session: Session | None) -> None:
+    """Makes ``session`` the current session (None: no current session)."""
+    global _current
+    with _current_lock:
+        _current = session
+
+
+def _forget_current(session: Session) -> None:
+    # No lock: this runs on the background loop, which a lock holder may be
+    # waiting on (opening a session); a plain compare-and-clear is enough here.
+    global _current
+    if _current is session:
+        _current = None
+
+
 def default_session() -> Session:
-    """The process-wide session on the embedded server (opened on first use)."""
-    global _default_session
-    with _default_lock:
-        if _default_session is None or _default_session.closed:
-            _default_session = connect()
-        return _default_session
+    """The current session, started on the embedded server when there is none
+    (same as :func:`current_session`)."""
+    return current_session()

@@ -39,12 +39,12 @@ def cell(ip: InteractiveShell, code: str, line: str = "") -> tuple[Any, Any]:
 def test_first_use_starts_embedded_server_and_says_so(ip: InteractiveShell) -> None:
     magics(ip)._close()
     value, out = cell(ip, "21 * 2")
-    assert "started an embedded server at 127.0.0.1:" in out.stdout
+    assert "started an embedded server at 127.0.0.1:" in out.stderr
     assert repr(value) == "42"
     assert value._repr_mimebundle_() == {"text/plain": "42"}
     # The next cell reuses the session silently.
     _, out = cell(ip, "x = 1")
-    assert "started" not in out.stdout
+    assert "started" not in out.stdout + out.stderr
 
 
 def test_streams_stdout_and_stderr_and_keeps_variables_remote(

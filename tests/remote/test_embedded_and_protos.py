@@ -42,10 +42,9 @@ def test_default_embedded_server_serves_connect_remote_and_objects() -> None:
     assert node.process(21) == [42]
     tally = rm.RemoteObject(Tally())
     assert [tally.bump(), tally.bump()] == [1, 2]
-    with rm.connect() as other:  # same embedded server, a new session
-        assert other.address == node.session.address
-        assert other.id != node.session.id
-        assert other.execute("'here'").value_bundle == {"text/plain": "'here'"}
+    current = rm.connect()  # no address: the current session, the one they use
+    assert current is node.session is tally._session
+    assert current.execute("'here'").value_bundle == {"text/plain": "'here'"}
 
 
 def test_generated_stubs_are_current_and_regenerable(tmp_path: Path) -> None:
