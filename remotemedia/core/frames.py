@@ -7,7 +7,9 @@ the problem.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -166,6 +168,32 @@ class AudioFrame:
                 )
         samples = np.concatenate([f.samples for f in frames], axis=1)
         return cls(samples, rate, frames[0].timestamp)
+
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
+        """Writes the frame to an audio file; the format follows the file suffix.
+
+        ``.wav`` is written with soundfile as 32-bit float (lossless); ``.flac``
+        (24-bit), ``.mp3`` and ``.ogg``/``.opus`` (Opus) are encoded with PyAV.
+        Missing parent folders are created.
+
+        Args:
+            path: The file to write (overwritten if it exists).
+            format: "wav", "flac", "mp3", "ogg" or "opus"; None takes it from the
+                suffix of ``path``.
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: If the format is unknown or cannot be told from the suffix.
+
+        Example:
+            >>> rm.nodes.TrimSilence()(clip).save("trimmed.wav")
+        """
+        # Lazy import: the writers live with the file nodes, above core.
+        from remotemedia.nodes.audio_io import write_audio
+
+        return write_audio(path, self, format)  # type: ignore[arg-type]
 
     @classmethod
     def from_av(cls, frame: av.AudioFrame) -> AudioFrame:

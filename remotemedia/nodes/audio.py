@@ -19,6 +19,12 @@ import numpy as np
 from remotemedia.core.frames import AudioFrame
 from remotemedia.core.node import Node, Outputs, Source
 from remotemedia.core.registry import register_node
+from remotemedia.nodes._checks import (
+    check_number,
+    check_sample_rate,
+    require_audio,
+)
+from remotemedia.nodes.clip import ClipNode
 
 __all__ = [
     "Resample",
@@ -36,41 +42,6 @@ logger = logging.getLogger(__name__)
 
 
 # -- shared helpers -------------------------------------------------------------
-def require_audio(node: Node, data: Any) -> AudioFrame:
-    """Returns ``data`` if it is an AudioFrame, else raises a TypeError naming node."""
-    if not isinstance(data, AudioFrame):
-        raise TypeError(
-            f"{type(node).__name__} expects an AudioFrame, got {type(data).__name__}"
-        )
-    return data
-
-
-def check_number(
-    node: str,
-    field: str,
-    value: Any,
-    *,
-    positive: bool = False,
-    minimum: float | None = None,
-    integer: bool = False,
-) -> None:
-    """Validates a numeric parameter; the ValueError names the node and field."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
-    if ok and not math.isfinite(float(value)):
-        ok = False
-    if ok and integer and int(value) != value:
-        ok = False
-    what = "an integer" if integer else "a finite number"
-    if not ok:
-        raise ValueError(f"{node}: {field} must be {what}, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{node}: {field} must be > 0, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{node}: {field} must be >= {minimum}, got {value!r}")
-
-
 def frame_samples(rate: int, ms: float) -> int:
     """Samples in ``ms`` milliseconds at ``rate``: ``round(rate * ms / 1000)``."""
     return int(round(rate * ms / 1000.0))
@@ -116,6 +87,9 @@ class Resample(Node):
         ValueError: If ``target_rate`` is not a positive integer or ``quality`` is
             unknown.
     """
+
+    input_kind = "audio"
+    output_kind = "audio"
 
     def __init__(
         self,
@@ -209,6 +183,9 @@ class Gain(Node):
         ValueError: If ``db`` is not a finite number.
     """
 
+    input_kind = "audio"
+    output_kind = "audio"
+
     def __init__(self, db: float = 0.0, name: str | None = None) -> None:
         super().__init__(name=name)
         check_number("Gain", "db", db)
@@ -298,12 +275,15 @@ def integrated_loudness(frame: AudioFrame) -> float:
 
 
 @register_node
-class Normalize(Node):
-    """Scales each input as a whole to a target peak level or integrated loudness.
+class Normalize(ClipNode):
+    """Scales a whole clip to a target peak level or integrated loudness.
 
     Exactly one target applies; with neither given the target is ``peak_db=-1.0``.
-    Use it on a whole clip or on one VAD segment: each input is scaled on its own,
-    with no state between inputs.
+    A clip-level node (see :mod:`remotemedia.nodes.clip`): in a stream the frames
+    of one clip (each starting where the previous ended) are gathered and the clip
+    is scaled by one gain when it ends, so its dynamics are kept; separate clips
+    (VAD segments, several files) are scaled each on its own. Called on one frame
+    (``node(clip)``) it scales that frame as a whole.
 
     * peak: ``g = 10 ** (peak_db / 20) / max|x|`` over all channels and samples; an
       all-zero input passes unchanged.
@@ -356,12 +336,11 @@ class Normalize(Node):
         assert self.peak_db is not None
         return float(10.0 ** (self.peak_db / 20.0) / peak)
 
-    def process(self, data: Any) -> Any:
-        frame = require_audio(self, data)
-        gain = self.gain(frame)
+    def process_clip(self, clip: AudioFrame) -> Any:
+        gain = self.gain(clip)
         if gain == 1.0:
-            return frame
-        return frame.with_samples(frame.samples * np.float32(gain))
+            return clip
+        return clip.with_samples(clip.samples * np.float32(gain))
 
 
 # -- ChannelMix -----------------------------------------------------------------
@@ -381,6 +360,9 @@ class ChannelMix(Node):
         ValueError: If ``channels`` is not a positive integer.
     """
 
+    input_kind = "audio"
+    output_kind = "audio"
+
     def __init__(self, channels: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
         check_number("ChannelMix", "channels", channels, positive=True, integer=True)
@@ -396,6 +378,9 @@ class ChannelMix(Node):
 # -- Butterworth filters ----------------------------------------------------------
 class _Butterworth(Node):
     """Shared streaming Butterworth filter (see HighPass/LowPass)."""
+
+    input_kind = "audio"
+    output_kind = "audio"
 
     _btype: str = ""
 
@@ -532,6 +517,10 @@ class Rebuffer(Node):
             shorter than one sample.
     """
 
+    input_kind = "audio"
+    output_kind = "audio"
+    emits = "items"
+
     def __init__(self, frame_ms: float = 20.0, name: str | None = None) -> None:
         super().__init__(name=name)
         check_number("Rebuffer", "frame_ms", frame_ms, positive=True)
@@ -593,6 +582,8 @@ class Rebuffer(Node):
 class _Generator(Source):
     """Shared framing of the test-signal sources."""
 
+    output_kind = "audio"
+
     def __init__(
         self,
         duration_s: float,
@@ -604,7 +595,7 @@ class _Generator(Source):
         super().__init__(name=name)
         cls = type(self).__name__
         check_number(cls, "duration_s", duration_s, minimum=0.0)
-        check_number(cls, "sample_rate", sample_rate, positive=True, integer=True)
+        check_sample_rate(cls, "sample_rate", sample_rate)
         check_number(cls, "frame_ms", frame_ms, positive=True)
         check_number(cls, "amplitude", amplitude, minimum=0.0)
         self.duration_s = float(duration_s)

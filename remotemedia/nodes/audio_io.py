@@ -18,12 +18,13 @@ import numpy as np
 from remotemedia.core.frames import AudioFrame
 from remotemedia.core.node import Node, Source
 from remotemedia.core.registry import register_node
-from remotemedia.nodes.audio import (
+from remotemedia.nodes._checks import (
     check_number,
-    frame_samples,
-    mix_channels,
+    check_sample_rate,
     require_audio,
+    require_file,
 )
+from remotemedia.nodes.audio import frame_samples, mix_channels
 
 __all__ = ["AudioFileSource", "AudioFileSink", "read_audio", "write_audio"]
 
@@ -40,13 +41,6 @@ _PYAV_FORMATS: dict[str, tuple[str, str]] = {
     "opus": ("ogg", "libopus"),
 }
 _FORMATS = ("wav", *_PYAV_FORMATS)
-
-
-def _check_path(path: str | os.PathLike[str]) -> Path:
-    target = Path(os.fspath(path))
-    if not target.is_file():
-        raise FileNotFoundError(f"audio file not found: '{target}'")
-    return target
 
 
 def _open(target: Path) -> Any:
@@ -78,7 +72,7 @@ def _decode(
     """
     import av
 
-    target = _check_path(path)
+    target = Path(os.fspath(path))
     container, stream = _open(target)
     with container:
         resampler: Any = None
@@ -123,7 +117,8 @@ class AudioFileSource(Source):
 
     Args:
         path: Path of the audio file.
-        sample_rate: Output sample rate in Hz; None keeps the file's rate.
+        sample_rate: Output sample rate in Hz (1,000 to 384,000); None keeps the
+            file's rate.
         frame_ms: Frame duration in milliseconds.
         channels: Number of output channels; None keeps the file's channels.
 
@@ -132,6 +127,8 @@ class AudioFileSource(Source):
             audio stream or cannot be decoded.
         FileNotFoundError: While reading, if the file does not exist.
     """
+
+    output_kind = "audio"
 
     def __init__(
         self,
@@ -145,13 +142,7 @@ class AudioFileSource(Source):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ValueError(f"AudioFileSource: path must be a file path, got {path!r}")
         if sample_rate is not None:
-            check_number(
-                "AudioFileSource",
-                "sample_rate",
-                sample_rate,
-                positive=True,
-                integer=True,
-            )
+            check_sample_rate("AudioFileSource", "sample_rate", sample_rate)
         check_number("AudioFileSource", "frame_ms", frame_ms, positive=True)
         if channels is not None:
             check_number(
@@ -165,7 +156,7 @@ class AudioFileSource(Source):
         self.channels = None if channels is None else int(channels)
 
     def frames(self) -> Iterator[AudioFrame]:
-        target = _check_path(self.path)
+        target = require_file(self.name, "audio", self.path)
         rate = self.sample_rate or _rate_of(target)
         size = frame_samples(rate, self.frame_ms)
         if size < 1:
@@ -195,11 +186,17 @@ class _Writer:
         self.rate, self.channels = rate, channels
         self._sf: Any = None
         self._container: Any = None
+        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "wav":
             import soundfile as sf
 
             self._sf = sf.SoundFile(
-                str(path), "w", samplerate=rate, channels=channels, subtype="FLOAT"
+                str(path),
+                "w",
+                samplerate=rate,
+                channels=channels,
+                format="WAV",
+                subtype="FLOAT",
             )
             return
         import av
@@ -278,6 +275,9 @@ class AudioFileSink(Node):
             channel count changes within a stream.
     """
 
+    input_kind = "audio"
+    output_kind = "same"
+
     def __init__(
         self, path: str, format: AudioFormat | None = None, name: str | None = None
     ) -> None:
@@ -335,10 +335,8 @@ def read_audio(
         ValueError: If it has no audio stream or cannot be decoded.
     """
     if sample_rate is not None:
-        check_number(
-            "read_audio", "sample_rate", sample_rate, positive=True, integer=True
-        )
-    target = _check_path(path)
+        check_sample_rate("read_audio", "sample_rate", sample_rate)
+    target = require_file("read_audio", "audio", path)
     rate = sample_rate or _rate_of(target)
     blocks = list(_decode(target, sample_rate, None))
     if not blocks:

@@ -18,6 +18,7 @@ from remotemedia.core.frames import AudioFrame
 from remotemedia.core.node import Node, Outputs
 from remotemedia.core.registry import register_node
 from remotemedia.nodes.audio import check_number, frame_samples, require_audio
+from remotemedia.nodes.clip import ClipNode
 
 __all__ = ["EnergyVAD", "TrimSilence"]
 
@@ -85,6 +86,10 @@ class EnergyVAD(Node):
         ValueError: If a parameter is out of range; at the first frame, if the
             window is shorter than one sample.
     """
+
+    input_kind = "audio"
+    output_kind = "audio"
+    emits = "items"
 
     def __init__(
         self,
@@ -219,16 +224,21 @@ class EnergyVAD(Node):
 
 
 @register_node
-class TrimSilence(Node):
-    """Cuts the silent start and end off each input.
+class TrimSilence(ClipNode):
+    """Cuts the silent start and end off a whole clip.
 
-    Each input is split into windows of ``W = round(rate * window_ms / 1000)``
+    A clip-level node (see :mod:`remotemedia.nodes.clip`): in a stream the frames
+    of one clip (each starting where the previous ended) are gathered and trimmed
+    as one clip when it ends; separate clips (VAD segments, several files) are
+    trimmed each on its own. Called on one frame (``node(clip)``) it trims that
+    frame.
+
+    The clip is split into windows of ``W = round(rate * window_ms / 1000)``
     samples from its start; the last window may be shorter and is measured over
     its own samples (see the module docs for the level formula). The output runs
     from the start of the first window at or above ``threshold_db`` to the end of
-    the last such window (clipped to the input), with its timestamp moved by the
-    samples dropped in front. An input with no loud window yields no output.
-    Stateless.
+    the last such window (clipped to the clip), with its timestamp moved by the
+    samples dropped in front. A clip with no loud window yields no output.
 
     Args:
         threshold_db: Window level (dBFS) at or above which a window is kept.
@@ -251,8 +261,8 @@ class TrimSilence(Node):
         self.threshold_db = float(threshold_db)
         self.window_ms = float(window_ms)
 
-    def process(self, data: Any) -> Any:
-        frame = require_audio(self, data)
+    def process_clip(self, clip: AudioFrame) -> Any:
+        frame = clip
         win = frame_samples(frame.sample_rate, self.window_ms)
         if win < 1:
             raise ValueError(

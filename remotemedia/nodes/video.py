@@ -20,6 +20,7 @@ import numpy as np
 from remotemedia.core.frames import VideoFrame
 from remotemedia.core.node import Node, Source
 from remotemedia.core.registry import register_node
+from remotemedia.nodes._checks import require_file
 
 __all__ = [
     "VideoFileSource",
@@ -91,6 +92,8 @@ class VideoFileSource(Source):
         ValueError: If ``path`` or ``max_frames`` is invalid.
     """
 
+    output_kind = "video"
+
     def __init__(
         self,
         path: str,
@@ -110,8 +113,7 @@ class VideoFileSource(Source):
             FileNotFoundError: If the file does not exist.
             ValueError: If the file has no video stream or cannot be decoded.
         """
-        if not Path(self.path).is_file():
-            raise FileNotFoundError(f"{self.name}: no such video file '{self.path}'")
+        require_file(self.name, "video", self.path)
         try:
             container = av.open(self.path)
         except av.error.FFmpegError as exc:
@@ -164,6 +166,9 @@ class VideoFileSink(Node):
     Raises:
         ValueError: If a parameter is invalid or the codec is unknown.
     """
+
+    input_kind = "video"
+    output_kind = "same"
 
     blocking = True  # encoding is CPU work; keep it off the event loop
 
@@ -276,30 +281,74 @@ class VideoFileSink(Node):
 
 @register_node
 class Resize(Node):
-    """Scales VideoFrames to a fixed size with bilinear interpolation.
+    """Scales VideoFrames with bilinear interpolation.
+
+    With both sizes and ``keep_aspect=False`` every frame becomes exactly
+    ``width x height``. With ``keep_aspect=True`` a frame is scaled to fit inside
+    ``width x height`` keeping its aspect ratio (one side fills the box, the other
+    is ``round(side * scale)``, at least 1 pixel). With only ``width`` or only
+    ``height`` given the other side follows the frame's aspect ratio. Frames
+    already at the target size pass through untouched.
 
     Args:
-        width: Output width in pixels.
-        height: Output height in pixels.
+        width: Output width (or the width of the box) in pixels; None follows
+            ``height`` and the aspect ratio.
+        height: Output height (or the height of the box) in pixels; None follows
+            ``width`` and the aspect ratio.
+        keep_aspect: Fit inside the box instead of stretching to it.
 
     Raises:
-        ValueError: If a size is not a positive integer.
+        ValueError: If a size is not a positive integer, both are None, or
+            ``keep_aspect`` is not a bool.
     """
 
-    def __init__(self, width: int, height: int, name: str | None = None) -> None:
+    input_kind = "video"
+    output_kind = "video"
+
+    def __init__(
+        self,
+        width: int | None = None,
+        height: int | None = None,
+        keep_aspect: bool = False,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
-        self.width = _positive_int(type(self), "width", width)
-        self.height = _positive_int(type(self), "height", height)
+        if width is None and height is None:
+            raise ValueError("Resize: give width, height or both")
+        self.width = (
+            None if width is None else _positive_int(type(self), "width", width)
+        )
+        self.height = (
+            None if height is None else _positive_int(type(self), "height", height)
+        )
+        if not isinstance(keep_aspect, bool):
+            raise ValueError(
+                f"Resize: keep_aspect must be True or False, got {keep_aspect!r}"
+            )
+        self.keep_aspect = keep_aspect
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The output ``(width, height)`` for a frame of ``width x height``."""
+        box_w, box_h = self.width, self.height
+        if box_w is not None and box_h is not None and not self.keep_aspect:
+            return box_w, box_h
+        scale_w = box_w / width if box_w is not None else math.inf
+        scale_h = box_h / height if box_h is not None else math.inf
+        if box_w is not None and scale_w <= scale_h:
+            return box_w, max(1, round(height * scale_w))
+        assert box_h is not None  # one of the two is set (checked in __init__)
+        return max(1, round(width * scale_h)), box_h
 
     def process(self, data: Any) -> VideoFrame:
         frame = _expect_video(self, data)
-        if (frame.width, frame.height) == (self.width, self.height):
+        width, height = self.size_for(frame.width, frame.height)
+        if (frame.width, frame.height) == (width, height):
             return frame
         av_frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(frame.image), format="rgb24"
         )
         scaled = av_frame.reformat(
-            self.width, self.height, format="rgb24", interpolation="BILINEAR"
+            width, height, format="rgb24", interpolation="BILINEAR"
         )
         return VideoFrame(scaled.to_ndarray(), frame.timestamp)
 
@@ -323,6 +372,9 @@ class ColorConvert(Node):
     Raises:
         ValueError: If ``mode`` is not one of the choices.
     """
+
+    input_kind = "video"
+    output_kind = "video"
 
     def __init__(
         self, mode: Literal["gray", "bgr", "rgb"] = "gray", name: str | None = None
@@ -362,6 +414,9 @@ class FrameRateDecimate(Node):
     Raises:
         ValueError: If ``fps`` is not a positive number.
     """
+
+    input_kind = "video"
+    output_kind = "video"
 
     def __init__(self, fps: float, name: str | None = None) -> None:
         super().__init__(name=name)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import av
 import numpy as np
@@ -111,3 +112,24 @@ def test_frames_pickle_and_compare(sine: rm.AudioFrame) -> None:
     assert sine != rm.AudioFrame(sine.samples * 0.5, sine.sample_rate)
     video = rm.VideoFrame(np.zeros((2, 2, 3), np.uint8))
     assert pickle.loads(pickle.dumps(video)) == video
+
+
+def test_audio_frame_save_takes_the_format_from_the_suffix(
+    tmp_path: Path, stereo_noise: rm.AudioFrame
+) -> None:
+    from remotemedia.nodes import read_audio
+
+    wav = stereo_noise.save(tmp_path / "new" / "dir" / "noise.wav")
+    assert wav == tmp_path / "new" / "dir" / "noise.wav"
+    np.testing.assert_array_equal(read_audio(wav).samples, stereo_noise.samples)
+    flac = read_audio(stereo_noise.save(str(tmp_path / "noise.flac")))
+    np.testing.assert_allclose(flac.samples, stereo_noise.samples, atol=2**-22)
+    for suffix in ("ogg", "mp3"):
+        with av.open(str(stereo_noise.save(tmp_path / f"noise.{suffix}"))) as f:
+            stream = f.streams.audio[0]
+            assert stream.codec_context.name in ("opus", "mp3", "mp3float")
+            assert stream.codec_context.channels == 2
+    forced = stereo_noise.save(tmp_path / "noise.bin", format="wav")
+    assert read_audio(forced).num_samples == 8000
+    with pytest.raises(ValueError, match="cannot tell the audio format of"):
+        stereo_noise.save(tmp_path / "noise.xyz")

@@ -38,10 +38,10 @@ def _chirp(rate: int, seconds: float, f0: float, f1: float) -> rm.AudioFrame:
 def _stream(
     node: rm.Node, frame: rm.AudioFrame, ms: float = 20.0
 ) -> list[rm.AudioFrame]:
-    """Feeds ``frame`` in chunks of ``ms`` through ``node`` (with flush) directly."""
+    """Feeds ``frame`` in chunks of ``ms`` through ``node.process`` (then flush)."""
     out: list[rm.AudioFrame] = []
     for chunk in frame.chunks(ms):
-        out.extend(rm.core.node.iter_outputs(node(chunk)))
+        out.extend(rm.core.node.iter_outputs(node.process(chunk)))
     out.extend(rm.core.node.iter_outputs(node.flush()))
     return out
 
@@ -82,14 +82,14 @@ def test_resample_keeps_a_tone_in_place_and_handles_stereo() -> None:
 
 def test_resample_passes_frames_at_the_target_rate_untouched() -> None:
     frame = _tone(440.0, 16000, 0.02)
-    out = Resample(16000)(frame)
+    out = Resample(16000).process(frame)
     assert len(out) == 1 and out[0] is frame
 
 
 def test_resample_drains_on_rate_change_and_starts_again() -> None:
     node = Resample(16000)
-    first = [o for c in _tone(440.0, 48000, 0.2).chunks(20) for o in node(c)]
-    switched = node(_tone(440.0, 32000, 0.02))
+    first = [o for c in _tone(440.0, 48000, 0.2).chunks(20) for o in node.process(c)]
+    switched = node.process(_tone(440.0, 32000, 0.02))
     # The 48 kHz tail comes out before the new rate's first block.
     total_48k = sum(f.num_samples for f in first) + switched[0].num_samples
     assert abs(total_48k - 3200) <= 1
@@ -271,8 +271,8 @@ def test_rebuffer_rechunks_exactly(stereo_noise: rm.AudioFrame) -> None:
 
 def test_rebuffer_flushes_on_rate_change_and_validates() -> None:
     node = Rebuffer(20.0)
-    assert len(node(_tone(440.0, 16000, 0.03))) == 1  # 480 = 320 + 160 queued
-    out = node(_tone(440.0, 8000, 0.05))
+    assert len(node.process(_tone(440.0, 16000, 0.03))) == 1  # 480 = 320 + 160 queued
+    out = node.process(_tone(440.0, 8000, 0.05))
     assert [(f.sample_rate, f.num_samples) for f in out] == [
         (16000, 160),
         (8000, 160),
@@ -283,7 +283,7 @@ def test_rebuffer_flushes_on_rate_change_and_validates() -> None:
     with pytest.raises(ValueError, match="frame_ms"):
         Rebuffer(0)
     with pytest.raises(ValueError, match="frame_ms"):
-        Rebuffer(0.01)(_tone(440.0, 8000, 0.01))
+        Rebuffer(0.01).process(_tone(440.0, 8000, 0.01))
 
 
 # -- generators -----------------------------------------------------------------

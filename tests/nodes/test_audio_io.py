@@ -194,9 +194,9 @@ def test_sink_rejects_a_format_change_mid_stream(tmp_path: Path) -> None:
     # cleanup() closed the file: what was written before the error is readable.
     assert read_audio(tmp_path / "x.wav").num_samples == 1600
     sink2 = AudioFileSink(str(tmp_path / "y.wav"))
-    sink2(_sine(440.0, 16000, 0.1, channels=1))
+    sink2.process(_sine(440.0, 16000, 0.1, channels=1))
     with pytest.raises(ValueError, match="x1"):
-        sink2(_sine(440.0, 16000, 0.1, channels=2))
+        sink2.process(_sine(440.0, 16000, 0.1, channels=2))
     sink2.cleanup()
 
 
@@ -237,3 +237,44 @@ def test_file_nodes_round_trip_through_a_manifest(tmp_path: Path) -> None:
     frames = rebuilt.collect()
     assert {f.num_samples for f in frames[:-1]} == {480}
     assert abs(read_audio(tmp_path / "copy.flac").duration - 4.87) < 0.05
+
+
+@pytest.mark.parametrize("rate", [44, 999, 384_001, 10**7])
+def test_source_refuses_implausible_sample_rates(rate: int) -> None:
+    with pytest.raises(ValueError, match="between 1,000 and 384,000 Hz") as info:
+        AudioFileSource(str(rm.data.speech()), sample_rate=rate)
+    assert "AudioFileSource: sample_rate" in str(info.value)
+    if rate == 44:
+        assert "44 kHz is 44000" in str(info.value)
+    with pytest.raises(ValueError, match="read_audio: sample_rate must be between"):
+        read_audio(rm.data.speech(), sample_rate=rate)
+    with pytest.raises(ValueError, match="ToneSource: sample_rate must be between"):
+        ToneSource(sample_rate=rate)
+
+
+def test_source_accepts_the_edges_of_the_rate_range() -> None:
+    for rate in (1_000, 384_000):
+        AudioFileSource(str(rm.data.speech()), sample_rate=rate)
+    assert read_audio(rm.data.speech(), sample_rate=1_000).sample_rate == 1_000
+
+
+def test_missing_audio_and_video_files_read_alike(tmp_path: Path) -> None:
+    from remotemedia.nodes import VideoFileSource
+
+    messages = []
+    for source in (
+        AudioFileSource(str(tmp_path / "a.wav")),
+        VideoFileSource(str(tmp_path / "a.mp4")),
+    ):
+        with pytest.raises(FileNotFoundError) as info:
+            rm.Pipeline([source]).collect()
+        messages.append(str(info.value))
+    assert messages == [
+        f"AudioFileSource: audio file not found: '{tmp_path / 'a.wav'}'",
+        f"VideoFileSource: video file not found: '{tmp_path / 'a.mp4'}'",
+    ]
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"read_audio: audio file not found: " r"'b.wav' \(relative to ",
+    ):
+        read_audio("b.wav")

@@ -31,7 +31,7 @@ def _bursts(
 def _run(node: EnergyVAD, frame: rm.AudioFrame, ms: float) -> list[rm.AudioFrame]:
     out: list[rm.AudioFrame] = []
     for chunk in frame.chunks(ms):
-        out.extend(iter_outputs(node(chunk)))
+        out.extend(iter_outputs(node.process(chunk)))
     out.extend(iter_outputs(node.flush()))
     return out
 
@@ -70,7 +70,7 @@ def test_vad_emits_a_segment_as_soon_as_it_closes() -> None:
     node = EnergyVAD(hangover_ms=100.0)
     seen_at = []
     for chunk in signal.chunks(20.0):
-        for segment in iter_outputs(node(chunk)):
+        for segment in iter_outputs(node.process(chunk)):
             seen_at.append((chunk.timestamp, segment))
     assert len(seen_at) == 1  # the second one is still open at the end
     emitted_at, segment = seen_at[0]
@@ -112,8 +112,10 @@ def test_vad_threshold_controls_detection() -> None:
 def test_vad_flushes_on_format_change() -> None:
     node = EnergyVAD()
     first = _bursts([(0.0, 0.5)], 0.5)
-    assert iter_outputs(node(first)) == []  # still open
-    out = iter_outputs(node(rm.AudioFrame(np.zeros(800, dtype=np.float32), 8000)))
+    assert iter_outputs(node.process(first)) == []  # still open
+    out = iter_outputs(
+        node.process(rm.AudioFrame(np.zeros(800, dtype=np.float32), 8000))
+    )
     assert len(out) == 1 and out[0].sample_rate == RATE
 
 

@@ -79,7 +79,9 @@ def test_source_errors(tmp_path: Path) -> None:
         VideoFileSource(rm.data.video(), max_frames=0)
     with pytest.raises(ValueError, match="path"):
         VideoFileSource(3)  # type: ignore[arg-type]
-    with pytest.raises(FileNotFoundError, match="no such video file"):
+    with pytest.raises(
+        FileNotFoundError, match="VideoFileSource: video file not found: "
+    ):
         list(VideoFileSource(tmp_path / "missing.mp4"))
     bogus = tmp_path / "bogus.mp4"
     bogus.write_bytes(b"not a video at all" * 10)
@@ -322,3 +324,29 @@ def test_sink_starts_file_at_first_timestamp(tmp_path: Path) -> None:
     rm.Pipeline([VideoFileSink(path)]).collect(frames)
     back = list(VideoFileSource(path))
     np.testing.assert_allclose([f.timestamp for f in back], np.arange(4) / 25)
+
+
+def test_resize_keep_aspect_fits_inside_the_box() -> None:
+    frame = rm.VideoFrame(np.full((40, 80, 3), 90, np.uint8), 0.5)  # 2:1
+    assert Resize(40, 40, keep_aspect=True)(frame).image.shape == (20, 40, 3)
+    assert Resize(100, 30, keep_aspect=True)(frame).image.shape == (30, 60, 3)
+    assert Resize(80, 40, keep_aspect=True)(frame) is frame
+    stretched = Resize(40, 40)(frame)
+    assert stretched.image.shape == (40, 40, 3)  # the default still stretches
+    # One side given: the other follows the aspect ratio.
+    assert Resize(width=20)(frame).image.shape == (10, 20, 3)
+    out = Resize(height=7)(frame)
+    assert out.image.shape == (7, 14, 3) and out.timestamp == 0.5
+    tall = rm.VideoFrame(np.zeros((300, 3, 3), np.uint8))
+    assert Resize(50, 50, keep_aspect=True)(tall).image.shape == (50, 1, 3)
+    again = rm.Pipeline.from_manifest(
+        rm.Pipeline([Resize(64, keep_aspect=True)]).to_manifest()
+    )
+    assert again.nodes[0].config == {"width": 64, "height": None, "keep_aspect": True}
+
+
+def test_resize_keep_aspect_errors() -> None:
+    with pytest.raises(ValueError, match="Resize: give width, height or both"):
+        Resize()
+    with pytest.raises(ValueError, match="keep_aspect must be True or False"):
+        Resize(10, 10, keep_aspect="yes")  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ use crate::error::{Error, NodeFailure, Result};
 use crate::frame::{Audio, Value};
 use crate::manifest::NodeEntry;
 
+pub mod clip;
 pub mod filter;
 pub mod level;
 pub mod mix;
@@ -61,14 +62,15 @@ pub fn build(entry: &NodeEntry) -> Result<Build> {
     let cfg = Config::new(entry);
     let node: Box<dyn NativeNode> = match entry.type_name.as_str() {
         "Gain" => Box::new(level::Gain::from_config(&cfg)?),
-        "Normalize" => Box::new(level::Normalize::from_config(&cfg)?),
+        // Clip-level nodes gather each clip of a stream (see clip.rs).
+        "Normalize" => Box::new(clip::Gather::new(level::Normalize::from_config(&cfg)?)),
         "ChannelMix" => Box::new(mix::ChannelMix::from_config(&cfg)?),
         "Rebuffer" => Box::new(mix::Rebuffer::from_config(&cfg)?),
         "HighPass" => Box::new(filter::Butterworth::from_config(&cfg, filter::Kind::High)?),
         "LowPass" => Box::new(filter::Butterworth::from_config(&cfg, filter::Kind::Low)?),
         "Resample" => Box::new(resample::Resample::from_config(&cfg)?),
         "EnergyVAD" => Box::new(vad::EnergyVad::from_config(&cfg)?),
-        "TrimSilence" => Box::new(vad::TrimSilence::from_config(&cfg)?),
+        "TrimSilence" => Box::new(clip::Gather::new(vad::TrimSilence::from_config(&cfg)?)),
         "STFT" => Box::new(spectral::Stft::from_config(&cfg)?),
         "MelSpectrogram" => Box::new(spectral::MelSpectrogram::from_config(&cfg)?),
         other => return Ok(Build::Python(format!("no native {other}"))),
