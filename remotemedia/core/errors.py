@@ -6,6 +6,8 @@ maps them to and from gRPC status codes in exactly one place.
 
 from __future__ import annotations
 
+import os
+import re
 import traceback as _traceback
 from typing import Any
 
@@ -16,11 +18,134 @@ __all__ = [
     "ManifestError",
     "RemoteError",
     "summarize",
+    "is_library_file",
+    "user_traceback",
+    "hide_library_frames",
 ]
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Frames of these stdlib modules are plumbing (event loop, threads) in our tracebacks.
+_PLUMBING = ("asyncio", "concurrent", "threading.py", "contextlib.py", "selectors.py")
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
+_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line \d+')
+
+
+def is_library_file(filename: str) -> bool:
+    """Whether a traceback frame's file belongs to remotemedia or its plumbing.
+
+    Library frames are the ``remotemedia`` package, the server package
+    (``remotemedia_server``), the stdlib's event-loop and thread modules and the
+    IPython shell's own frames; user code (notebook cells, the user's modules,
+    third-party libraries) is not.
+    """
+    if filename.startswith("<frozen "):
+        return True
+    path = os.path.abspath(filename) if not filename.startswith("<") else filename
+    parts = path.replace("\\", "/").split("/")
+    if "remotemedia_server" in parts or "ipykernel" in parts:
+        return True
+    if "IPython" in parts and "core" in parts:
+        return True  # the shell's run_cell/run_code frames above the cell
+    if path.startswith(_PACKAGE_DIR + os.sep):
+        return True
+    if path.startswith(_STDLIB_DIR + os.sep):
+        rest = path[len(_STDLIB_DIR) + 1 :]
+        return rest.split(os.sep)[0] in _PLUMBING
+    return False
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The formatted traceback of ``exc`` without library frames.
+
+    Source lines come from :mod:`linecache`, so code registered there (notebook
+    cells, code shipped to a server) shows its lines. When every frame is a
+    library frame the full traceback is returned, so nothing is ever lost.
+    """
+    return hide_library_frames("".join(_traceback.format_exception(exc)))
+
+
+def hide_library_frames(text: str) -> str:
+    """Removes library frames (see :func:`is_library_file`) from traceback text.
+
+    Works on text from another process too (a server's traceback): each
+    ``File "...", line N`` entry and its source lines go when the file is a library
+    file. The ``Traceback (most recent call last):`` headers and the exception
+    lines stay. Returns ``text`` unchanged if it has no user frame.
+    """
+    kept: list[str] = []
+    user_frames = 0
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        match = _FRAME.match(line)
+        if match:
+            dropping = is_library_file(match.group("file"))
+            user_frames += not dropping
+            if not dropping:
+                kept.append(line)
+            continue
+        if dropping and line.startswith("    "):
+            continue  # the dropped frame's source line and caret markers
+        dropping = False
+        kept.append(line)
+    return "".join(kept) if user_frames else text
+
+
+_HEADER = "Traceback (most recent call last):"
+
+
+def _frames_only(text: str) -> str:
+    """Traceback text without its ``Traceback (most recent call last):`` header."""
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith(_HEADER):
+        lines = lines[1:]
+    return "".join(lines)
+
+
+def _call_site(exc: BaseException) -> str:
+    """The user's frames that led to raising ``exc`` (the notebook line)."""
+    if exc.__traceback__ is None:
+        return ""
+    frames = [
+        f
+        for f in _traceback.extract_tb(exc.__traceback__)
+        if not is_library_file(f.filename)
+    ]
+    return "".join(_traceback.format_list(frames))
+
+
+def _render(exc: BaseException, headline: str, inner: str, where: str) -> list[str]:
+    """IPython's ``_render_traceback_`` lines for ``exc``.
+
+    The error's own name and message come first (JupyterLab's red box shows no
+    other title), then one traceback from the user's call down to the failing
+    user code (``inner``, introduced by ``where``), library frames hidden.
+    """
+    lines = [
+        f"{type(exc).__name__}: {headline}",
+        "Traceback (most recent call last; remotemedia frames hidden):",
+    ]
+    call = _call_site(exc)
+    if call:
+        lines.append(call.rstrip("\n"))
+    inner = _frames_only(inner).rstrip("\n")
+    if inner:
+        lines.append(where)
+        lines.append(inner)
+    else:
+        lines.append(f"{type(exc).__name__}: {headline}")
+    return lines
 
 
 class RemoteMediaError(Exception):
-    """Base class of every remotemedia error."""
+    """Base class of every remotemedia error.
+
+    In IPython and Jupyter, :meth:`_render_traceback_` shows the error starting
+    at the user's code: the error's name and message, then the user's frames
+    only (remotemedia's own frames and the event-loop plumbing are hidden).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return _render(self, str(self), "", "")
 
 
 class ManifestError(RemoteMediaError, ValueError):
@@ -82,7 +207,7 @@ class NodeError(RemoteMediaError):
             error_type=type(exc).__name__,
             message=str(exc),
             input_summary=summarize(data),
-            traceback="".join(_traceback.format_exception(exc)),
+            traceback=user_traceback(exc),
         )
 
     def to_dict(self) -> dict[str, str]:
@@ -118,9 +243,20 @@ class NodeError(RemoteMediaError):
             f"message={self.message!r}, input={self.input_summary!r})"
         )
 
+    def headline(self) -> str:
+        """One line: which node failed, on what input, with which exception."""
+        on = f" on {self.input_summary}" if self.input_summary else ""
+        return f"node '{self.node}' failed{on}: {self.error_type}: {self.message}"
+
     def _render_traceback_(self) -> list[str]:
-        # IPython calls this to show the (possibly remote) traceback as is.
-        return [self.traceback or str(self)]
+        # The record's traceback was filtered when it was made (here or on the
+        # server); filter again in case it came from an older peer.
+        return _render(
+            self,
+            self.headline(),
+            hide_library_frames(self.traceback),
+            f"  [in node '{self.node}']",
+        )
 
 
 class PipelineError(RemoteMediaError):
@@ -138,7 +274,13 @@ class PipelineError(RemoteMediaError):
         return (PipelineError, (self.node_error,))
 
     def _render_traceback_(self) -> list[str]:
-        return self.node_error._render_traceback_()
+        error = self.node_error
+        return _render(
+            self,
+            error.headline(),
+            hide_library_frames(error.traceback),
+            f"  [in node '{error.node}']",
+        )
 
 
 class RemoteError(RemoteMediaError):
@@ -169,4 +311,9 @@ class RemoteError(RemoteMediaError):
         )
 
     def _render_traceback_(self) -> list[str]:
-        return [self.remote_traceback or f"RemoteError: {self}"]
+        return _render(
+            self,
+            str(self),
+            hide_library_frames(self.remote_traceback),
+            "  [on the server]",
+        )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import types
 import typing
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from remotemedia.core.errors import ManifestError
 from remotemedia.core.registry import find_node_class, registered_names
@@ -22,7 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MANIFEST_VERSION",
+    "ManifestSource",
+    "Placement",
     "manifest_schema",
+    "read_manifest",
     "validate_manifest",
     "node_to_entry",
     "node_from_entry",
@@ -30,6 +35,12 @@ __all__ = [
 ]
 
 MANIFEST_VERSION = 1
+
+#: A manifest as a dict, JSON text, or the path of a JSON file.
+ManifestSource = dict[str, Any] | str | bytes | os.PathLike[str]
+#: How entries saved with ``remote`` are built: on a session as saved, or locally
+#: (what a server does: the client's remote segment is local there).
+Placement = Literal["as_saved", "local"]
 
 
 @functools.cache
@@ -71,23 +82,69 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(manifest_schema())
 
 
-def validate_manifest(manifest: dict[str, Any] | str) -> dict[str, Any]:
+def _looks_like_path(text: str) -> bool:
+    stripped = text.strip()
+    return bool(stripped) and stripped[0] not in "{[" and "\n" not in stripped
+
+
+def read_manifest(manifest: ManifestSource) -> Any:
+    """Parses a manifest given as a dict, JSON text or a file path (not validated).
+
+    A ``str`` is a path when it names an existing file, or when it does not look
+    like JSON (then the error says the file is missing rather than "invalid JSON").
+
+    Raises:
+        ManifestError: On unreadable or invalid JSON, naming the file.
+        FileNotFoundError: If a path names no file.
+    """
+    if isinstance(manifest, dict):
+        return manifest
+    path: Path | None = None
+    if isinstance(manifest, os.PathLike):
+        path = Path(manifest)
+    elif isinstance(manifest, str) and _looks_like_path(manifest):
+        path = Path(manifest).expanduser()
+    if path is not None:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no manifest file at {str(path)!r}"
+                + (" (it is a directory)" if path.is_dir() else "")
+            )
+        try:
+            text: str | bytes = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(
+                f"cannot read manifest file {str(path)!r}: {exc}"
+            ) from None
+        where = f"manifest file {str(path)!r}"
+    elif isinstance(manifest, (str, bytes)):
+        text, where = manifest, "manifest"
+    else:
+        raise ManifestError(
+            "manifest must be a JSON object (a dict), JSON text or a file path, "
+            f"got {type(manifest).__name__}"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{where} is not valid JSON: {exc}") from None
+
+
+def validate_manifest(manifest: ManifestSource) -> dict[str, Any]:
     """Checks a manifest against the schema and the node registry.
 
     Args:
-        manifest: The manifest as a dict or a JSON string.
+        manifest: The manifest as a dict, JSON text or the path of a JSON file
+            (``str`` or :class:`pathlib.Path`).
 
     Returns:
         The manifest as a dict.
 
     Raises:
         ManifestError: Naming the node and field at fault.
+        FileNotFoundError: If a path names no file.
     """
-    if isinstance(manifest, (str, bytes)):
-        try:
-            manifest = json.loads(manifest)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"manifest is not valid JSON: {exc}") from None
+    manifest = read_manifest(manifest)
     if not isinstance(manifest, dict):
         raise ManifestError(
             f"manifest must be a JSON object, got {type(manifest).__name__}"
@@ -219,8 +276,17 @@ def _check_config(entry: dict[str, Any]) -> type[Node]:
     return cls
 
 
-def node_from_entry(entry: dict[str, Any]) -> Node:
+def node_from_entry(
+    entry: dict[str, Any], *, session: Any = None, placement: Placement = "as_saved"
+) -> Node:
     """Builds a node from one manifest entry.
+
+    Args:
+        entry: A validated node entry.
+        session: The session for an entry saved with ``remote`` (None: the
+            current session, as ``rm.remote`` picks it).
+        placement: ``"as_saved"`` builds ``remote`` entries as remote nodes,
+            ``"local"`` builds every node locally.
 
     Raises:
         ManifestError: If the type is unknown or the config is rejected.
@@ -234,24 +300,57 @@ def node_from_entry(entry: dict[str, Any]) -> Node:
             f"node '{entry['id']}' ({entry['type']}): bad config: {exc}"
         ) from exc
     node.name = entry["id"]
-    return node
+    where = entry.get("remote")
+    if where is None or placement == "local":
+        return node
+    from remotemedia.remote import remote
+
+    remote_node: Node = remote(node, session, window=int(where.get("window", 8)))
+    remote_node.name = entry["id"]
+    return remote_node
 
 
 def node_to_entry(node: Node) -> dict[str, Any]:
     """Describes one node as a manifest entry.
 
+    A remote node is its wrapped node's entry plus ``"remote": {"address",
+    "window"}`` (never a token).
+
     Raises:
-        ManifestError: If a config value is not JSON-serialisable, naming the field.
+        ManifestError: If a config value is not JSON-serialisable or the type is
+            not registered, naming the node and field.
     """
+    inner = getattr(node, "node", None)
+    if getattr(node, "is_remote", False) and isinstance(inner, _node_class()):
+        entry = node_to_entry(inner)
+        entry["id"] = node.name
+        session = getattr(node, "session", None)
+        entry["remote"] = {
+            "address": str(getattr(session, "address", "")),
+            "window": int(getattr(node, "window", 8)),
+        }
+        return entry
+    if getattr(node, "is_remote", False):
+        raise ManifestError(
+            f"node '{node.name}': a {type(node).__name__} has no manifest entry; "
+            "put the remote nodes themselves in the pipeline"
+        )
     config = node.config
     for key, value in config.items():
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
+            what = (
+                "a Python function"
+                if callable(value) and not isinstance(value, type)
+                else f"a {type(value).__name__}"
+            )
             raise ManifestError(
-                f"node '{node.name}', field '{key}': value {value!r} is not "
-                "JSON-serialisable, so this pipeline has no manifest (it can still "
-                "run locally, and remotely through cloudpickle)"
+                f"node '{node.name}' ({type(node).__name__}), field '{key}': "
+                f"{what} ({value!r}) is not JSON-serialisable, so this pipeline has no "
+                "manifest and cannot be saved; write a registered node class that "
+                "takes JSON parameters instead (the pipeline still runs locally, "
+                "and remotely through cloudpickle)"
             ) from None
     if find_node_class(node.registry_name()) is not type(node):
         raise ManifestError(
@@ -259,3 +358,9 @@ def node_to_entry(node: Node) -> dict[str, Any]:
             "decorate it with @rm.register_node"
         )
     return {"id": node.name, "type": node.registry_name(), "config": config}
+
+
+def _node_class() -> type[Node]:
+    from remotemedia.core.node import Node
+
+    return Node

@@ -83,12 +83,24 @@ class Node:
     Class attributes:
         blocking: ``True`` runs ``process`` in the node's own thread, ``False`` on the
             event loop, ``None`` (default) decides from measured call times.
+        input_kind: What ``process`` takes: ``"audio"``, ``"video"``, ``"text"``,
+            ``"spectrogram"`` or ``"any"`` (default; the type hint of ``process``
+            is used then). The pipeline editor refuses a node after one whose
+            output it cannot take.
+        output_kind: What it emits (the same names, or ``"same"``: its input).
+        emits: ``"stream"`` (default) when the outputs for one input and the
+            flushed tail continue one signal (``run()`` and a direct call join
+            them into one frame); ``"items"`` when each output is a separate item
+            (speech segments, fixed-size chunks).
 
     Args:
         name: Name of this node in a pipeline (defaults to the class name).
     """
 
     blocking: ClassVar[bool | None] = None
+    input_kind: ClassVar[str] = "any"
+    output_kind: ClassVar[str] = "any"
+    emits: ClassVar[str] = "stream"
     _config: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -248,11 +260,33 @@ class Node:
             yield out
 
     def __call__(self, data: Any) -> Any:
-        """Processes one input directly (initialising the node first if needed)."""
+        """Processes one whole input directly: ``process`` then ``flush``.
+
+        The call treats ``data`` as a complete clip (initialising the node first if
+        needed), so what the node holds back comes out too, and the outputs follow
+        ``Pipeline.run``'s rule: a node that emits a stream returns one frame
+        (its output and the flushed tail joined). To feed a stream frame by frame,
+        call :meth:`process` and finally :meth:`flush`, or use a pipeline.
+
+        Returns:
+            None when nothing came out, the single output, or :class:`Outputs`.
+
+        Example:
+            >>> import numpy as np, remotemedia as rm
+            >>> clip = rm.AudioFrame(np.zeros(48000, dtype=np.float32), 48000)
+            >>> rm.nodes.Resample(16000)(clip).num_samples
+            16000
+        """
+        from remotemedia.core.kinds import join_stream
+
         if not self._initialized:
             self.initialize()
             self._initialized = True
-        return self.process(data)
+        outputs = iter_outputs(self.process(data)) + iter_outputs(self.flush())
+        outputs = join_stream(outputs, [self])
+        if not outputs:
+            return None
+        return outputs[0] if len(outputs) == 1 else Outputs(outputs)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._config.items())

@@ -11,14 +11,26 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from remotemedia.core._sync import run_sync
 from remotemedia.core.engine import resolve_engine
-from remotemedia.core.errors import NodeError, PipelineError, RemoteMediaError
+from remotemedia.core.errors import (
+    ManifestError,
+    NodeError,
+    PipelineError,
+    RemoteMediaError,
+)
+from remotemedia.core.kinds import join_stream
 from remotemedia.core.manifest import (
     MANIFEST_VERSION,
+    ManifestSource,
+    Placement,
     node_from_entry,
     node_to_entry,
     ordered_entries,
@@ -210,6 +222,13 @@ class Pipeline:
             )
         if isinstance(source, Source):
             return _aiter(source.frames()), 0
+        if isinstance(source, np.ndarray):
+            raise TypeError(
+                f"stream()/collect() got a numpy array {source.shape}, which would "
+                "be iterated sample by sample; wrap it in a frame, e.g. "
+                "collect([rm.AudioFrame(samples, sample_rate)]), or use "
+                "run(rm.AudioFrame(samples, sample_rate))"
+            )
         if isinstance(source, (AsyncIterable, Iterable)) and not isinstance(
             source, (str, bytes, dict)
         ):
@@ -294,16 +313,34 @@ class Pipeline:
     async def arun(self, data: Any = _NO_INPUT, *, engine: str = "auto") -> Any:
         """Runs one input (or the source node's frames) through the pipeline.
 
+        ``run``/``arun`` return one output for one input, on every engine and with
+        remote segments alike. When every node emits a stream (``Node.emits``, the
+        default: resamplers, filters, gains), the audio frames that come out for the
+        input, flushed tail included, are joined into one :class:`AudioFrame`.
+        Nodes that emit separate items (``EnergyVAD`` segments, ``Rebuffer``
+        chunks) or outputs that are not audio (spectrograms, text) make it return
+        the list of outputs instead. :meth:`collect` and :meth:`stream` always
+        return every output as it was emitted. See docs/pipelines.md.
+
         Args:
             data: The input; omit it when the first node is a source.
             engine: "auto" (Rust runtime when built and the pipeline has a manifest),
                 "python" or "rust".
 
         Returns:
-            The single output, None when nothing was emitted, or a list when several
-            outputs were emitted.
+            The output (one joined frame for a stream of audio), None when nothing
+            was emitted, or the list of outputs when separate items came out.
+
+        Example:
+            >>> import numpy as np, remotemedia as rm
+            >>> second = rm.AudioFrame(np.zeros(48000, dtype=np.float32), 48000)
+            >>> rm.Pipeline([rm.nodes.Resample(16000)]).run(second).num_samples
+            16000
+            >>> chunks = rm.Pipeline([rm.nodes.Rebuffer(250)]).run(second)
+            >>> len(chunks)
+            4
         """
-        outputs = await self._arun_outputs(data, engine)
+        outputs = join_stream(await self._arun_outputs(data, engine), self._nodes)
         if not outputs:
             return None
         return outputs[0] if len(outputs) == 1 else outputs
@@ -317,6 +354,10 @@ class Pipeline:
         return await self.acollect(source)
 
     def _rust_capable(self, engine: str) -> bool:
+        if any(node.fusion_key() is not None for node in self._nodes):
+            # Fused segments (remote nodes) are a Python-engine feature.
+            logger.debug("pipeline '%s' has fused stages: Python engine", self.name)
+            return False
         try:
             self.to_manifest()
         except RemoteMediaError:
@@ -351,21 +392,84 @@ class Pipeline:
         return json.dumps(self.to_manifest(), indent=indent)
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, Any] | str) -> Pipeline:
-        """Builds a pipeline from a manifest dict or JSON string.
+    def from_manifest(
+        cls,
+        manifest: ManifestSource,
+        *,
+        session: Any = None,
+        placement: Placement = "as_saved",
+    ) -> Pipeline:
+        """Builds a pipeline from a manifest: a dict, JSON text or a file path.
+
+        Args:
+            manifest: The manifest dict, its JSON text, or the path of a JSON file
+                (a ``str`` naming an existing file, or a :class:`pathlib.Path`).
+            session: The session that nodes saved as remote run on (None: the
+                current session, as :func:`rm.remote <remotemedia.remote>` picks).
+            placement: ``"as_saved"`` (default) or ``"local"`` to build every node
+                locally, remote ones included.
 
         Raises:
-            ManifestError: Naming the node and field at fault.
+            ManifestError: Naming the node and field at fault (or the file).
+            FileNotFoundError: If a path names no file.
         """
         manifest = validate_manifest(manifest)
         options = manifest.get("options", {})
-        nodes = [node_from_entry(entry) for entry in ordered_entries(manifest)]
+        nodes = [
+            node_from_entry(entry, session=session, placement=placement)
+            for entry in ordered_entries(manifest)
+        ]
         return cls(
             nodes,
             name=manifest.get("name"),
             on_error=options.get("on_error", "raise"),
             queue_size=options.get("queue_size", 8),
         )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Writes the pipeline's manifest to ``path`` as JSON (see docs/manifest.md).
+
+        Remote nodes are saved as remote segments (the server address, never a
+        token); :meth:`load` rebuilds them on the current or a given session.
+
+        Returns:
+            The path written.
+
+        Raises:
+            ManifestError: If a node has no manifest form, naming the node and
+                field (a ``Lambda`` holding a function, an unregistered class).
+
+        Example:
+            >>> import remotemedia as rm, tempfile, pathlib
+            >>> p = rm.Pipeline([rm.nodes.Resample(16000), rm.nodes.Gain(db=-6)])
+            >>> path = p.save(pathlib.Path(tempfile.mkdtemp()) / "p.json")
+            >>> rm.Pipeline.load(path)
+            Pipeline('pipeline': Resample(target_rate=16000, quality='HQ') -> Gain(db=-6))
+        """
+        target = Path(path).expanduser()
+        try:
+            text = self.to_json()
+        except ManifestError as exc:
+            raise ManifestError(f"cannot save pipeline '{self.name}': {exc}") from None
+        target.write_text(text + "\n", encoding="utf-8")
+        return target
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        session: Any = None,
+        placement: Placement = "as_saved",
+    ) -> Pipeline:
+        """Reads a pipeline written by :meth:`save` (see :meth:`from_manifest`).
+
+        Raises:
+            FileNotFoundError: If there is no file at ``path``.
+            ManifestError: If the file is not a valid manifest, naming the file,
+                node and field.
+        """
+        return cls.from_manifest(Path(path), session=session, placement=placement)
 
     # -- display --------------------------------------------------------------
     def __repr__(self) -> str:

@@ -256,6 +256,9 @@ class STFT(Node):
             ``n_fft`` when ``center`` is False.
     """
 
+    input_kind = "audio"
+    output_kind = "spectrogram"
+
     def __init__(
         self,
         n_fft: int = 512,
@@ -313,6 +316,9 @@ class MelSpectrogram(Node):
         ValueError: If a parameter is invalid; at an input, if ``fmax`` is above
             half its sample rate.
     """
+
+    input_kind = "audio"
+    output_kind = "spectrogram"
 
     def __init__(
         self,

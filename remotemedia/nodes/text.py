@@ -55,6 +55,9 @@ class TextTransform(Node):
         ValueError: If ``fn`` is neither a ``str`` method name nor callable.
     """
 
+    input_kind = "text"
+    output_kind = "text"
+
     def __init__(self, fn: str | Callable[[str], Any], name: str | None = None) -> None:
         super().__init__(name=name)
         if isinstance(fn, str):
@@ -122,6 +125,8 @@ class JsonEncode(Node):
         ValueError: If ``indent`` is negative or not an integer.
     """
 
+    output_kind = "text"
+
     def __init__(self, indent: int | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         if indent is not None and (
@@ -144,6 +149,8 @@ class JsonDecode(Node):
     Invalid JSON raises ``ValueError`` naming the line, column and problem, and
     showing the start of the text.
     """
+
+    input_kind = "text"
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)

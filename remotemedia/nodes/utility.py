@@ -73,6 +73,8 @@ class Tee(Node):
         ValueError: If ``fn`` is given and not callable.
     """
 
+    output_kind = "same"
+
     def __init__(
         self, fn: Callable[[Any], Any] | None = None, name: str | None = None
     ) -> None:
@@ -107,6 +109,8 @@ class Buffer(Node):
         ValueError: If ``size`` is not a positive integer.
     """
 
+    emits = "items"
+
     def __init__(self, size: int, name: str | None = None) -> None:
         super().__init__(name=name)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -129,6 +133,8 @@ class Buffer(Node):
 @register_node
 class Passthrough(Node):
     """Emits every input unchanged (a no-op stage for tests and benchmarks)."""
+
+    output_kind = "same"
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)

@@ -241,4 +241,7 @@ def test_node_error_record_round_trips() -> None:
     assert err.to_dict()["error_type"] == "KeyError"
     again = rm.NodeError.from_dict(err.to_dict())
     assert str(again) == str(err)
-    assert err._render_traceback_()[0].startswith("Traceback")
+    rendered = err._render_traceback_()
+    assert rendered[0] == "NodeError: node 'n' failed on {'x': 1}: KeyError: 'k'"
+    assert rendered[1].startswith("Traceback")
+    assert 'raise KeyError("k")' in "\n".join(rendered)
