@@ -65,18 +65,56 @@ def test_show_audio_saves_png(tmp_path: Path, sine: rm.AudioFrame) -> None:
     assert (width, height) == (800, 480)
 
 
-def test_audio_html_has_player_and_plot(sine: rm.AudioFrame) -> None:
+def _decode(data: bytes) -> rm.AudioFrame:
+    """Decodes embedded audio bytes with PyAV."""
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        blocks = [rm.AudioFrame.from_av(f).samples for f in container.decode(audio=0)]
+        rate = container.streams.audio[0].codec_context.sample_rate
+    return rm.AudioFrame(np.concatenate(blocks, axis=1), rate)
+
+
+def test_audio_html_has_a_compressed_player_and_the_plot(sine: rm.AudioFrame) -> None:
     html = sine._repr_html_()
     assert "<audio" in html and "AudioFrame(1ch, 48000 Hz" in html
+    assert "MP3 preview; rm.show(x, full=True) for the original" in html
+    assert _data_uris(html, "audio/wav") == []
+    (mp3,) = _data_uris(html, "audio/mpeg")
+    # 48 kbit/s: a twentieth of the 96 kB of 16-bit WAV for this second of audio.
+    assert len(mp3) < 8_000
+    heard = _decode(mp3)
+    assert heard.sample_rate == 48000 and heard.channels == 1
+    assert abs(heard.duration - 1.0) < 0.1
+    spectrum = np.abs(np.fft.rfft(heard.samples[0, 4800:43200]))
+    assert abs(np.argmax(spectrum) * 48000 / 38400 - 440.0) < 2.0
+    (png,) = _data_uris(html, "image/png")
+    assert _png_size(png) == (800, 480)
+    assert sine._repr_png_() == png  # the second repr comes from the cache
+
+
+def test_audio_html_full_embeds_the_exact_wav(sine: rm.AudioFrame) -> None:
+    html = display.audio_html(sine, full=True)
+    assert "player: full-rate WAV" in html and _data_uris(html, "audio/mpeg") == []
     (wav_bytes,) = _data_uris(html, "audio/wav")
     with wave.open(io.BytesIO(wav_bytes)) as wav:
         assert wav.getframerate() == 48000
         assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
     np.testing.assert_array_equal(pcm, sine.to_int16()[0])
-    (png,) = _data_uris(html, "image/png")
-    assert _png_size(png) == (800, 480)
-    assert sine._repr_png_() == png  # the second repr comes from the cache
+
+
+def test_long_clip_player_is_small() -> None:
+    rng = np.random.default_rng(5)
+    clip = rm.AudioFrame(
+        rng.uniform(-0.3, 0.3, (1, 48000 * 20)).astype(np.float32), 48000
+    )
+    mime, data = display.audio_preview(clip)
+    assert mime == "audio/mpeg"
+    wav_size = len(display.audio_wav(clip))  # what the player embedded before
+    assert wav_size > 1_900_000
+    assert len(data) < 20 * 48_000 / 8 * 1.1  # 48 kbit/s, 10% container slack
+    assert abs(_decode(data).duration - 20.0) < 0.1
 
 
 def test_audio_player_limits(stereo_noise: rm.AudioFrame) -> None:
@@ -85,12 +123,16 @@ def test_audio_player_limits(stereo_noise: rm.AudioFrame) -> None:
     four = rm.AudioFrame(np.zeros((4, 100), np.float32), 8000)
     with wave.open(io.BytesIO(display.audio_wav(four))) as wav:
         assert wav.getnchannels() == 1  # mixed down for the browser
+    assert _decode(display.audio_preview(four)[1]).channels == 1
+    stereo = _decode(display.audio_preview(stereo_noise)[1])
+    assert stereo.channels == 2 and stereo.sample_rate == 16000
+    odd_rate = rm.AudioFrame(np.zeros((1, 7000), np.float32), 7000)
+    assert _decode(display.audio_preview(odd_rate)[1]).sample_rate == 8000
     long = rm.AudioFrame(np.zeros((1, 8000 * 130), np.float32), 8000)
     html = display.audio_html(long)
-    assert "player: first 120 s of 130.0 s" in html
-    (wav_bytes,) = _data_uris(html, "audio/wav")
-    with wave.open(io.BytesIO(wav_bytes)) as wav:
-        assert wav.getnframes() == 8000 * 120
+    assert "first 120 s of 130.0 s" in html
+    (mp3,) = _data_uris(html, "audio/mpeg")
+    assert abs(_decode(mp3).duration - 120.0) < 0.2
 
 
 @pytest.mark.parametrize("samples", [1, 10, 300, 8000 * 90])
@@ -112,6 +154,31 @@ def test_video_png_is_pixel_exact(tmp_path: Path) -> None:
     with Image.open(tmp_path / "frame.png") as image:
         np.testing.assert_array_equal(np.asarray(image.convert("RGB")), frame.image)
     assert frame._repr_png_()[:8] == PNG_MAGIC
+
+
+def test_show_video_frames_as_one_filmstrip(tmp_path: Path) -> None:
+    frames = list(VideoFileSource(rm.data.video(), max_frames=15))
+    assert len(frames) == 15
+    target = tmp_path / "strip.png"
+    rm.show(frames, save=target)
+    assert not (tmp_path / "strip_0.png").exists()  # one picture, not 15
+    width, height = _png_size(target.read_bytes())
+    thumb_w = round(frames[0].width * min(96, frames[0].height) / frames[0].height)
+    assert height == min(96, frames[0].height)
+    assert width == 12 * thumb_w + 11 * 2  # 12 thumbnails, 2 px apart
+    html = display.filmstrip_html(frames)
+    assert f"15 VideoFrames, {frames[0].width}x{frames[0].height}" in html
+    assert "(12 shown; rm.show(frames, full=True) shows all)" in html
+    (png,) = _data_uris(html, "image/png")
+    full_size = sum(len(display.video_png(f)) for f in frames)
+    assert len(png) < full_size / 4
+    rm.show(frames[:3], save=tmp_path / "each.png", full=True)
+    assert _png_size((tmp_path / "each_2.png").read_bytes()) == (
+        frames[0].width,
+        frames[0].height,
+    )
+    with pytest.raises(ValueError, match="non-empty list of VideoFrames"):
+        display.filmstrip_png([])
 
 
 def test_show_image_array(tmp_path: Path) -> None:
@@ -217,6 +284,8 @@ def test_show_in_ipython_publishes_rich_output(sine: rm.AudioFrame) -> None:
             rm.show(_pipeline())
             rm.show("hello")
             rm.show(next(iter(VideoFileSource(rm.data.video(), max_frames=1))))
+            rm.show(sine, full=True)
+            rm.show(list(VideoFileSource(rm.data.video(), max_frames=15)))
     finally:
         if created:
             InteractiveShell.clear_instance()
@@ -225,6 +294,9 @@ def test_show_in_ipython_publishes_rich_output(sine: rm.AudioFrame) -> None:
     assert "rm-pipeline" in outputs[1]["text/html"]
     assert outputs[2] == {"text/plain": "hello"}
     assert "image/png" in outputs[3]
+    assert "audio/mpeg" in outputs[0]["text/html"]
+    assert "data:audio/wav" in outputs[4]["text/html"]  # full=True
+    assert len(outputs) == 6 and "rm-filmstrip" in outputs[5]["text/html"]
 
 
 def test_renders_release_figures(sine: rm.AudioFrame) -> None:
