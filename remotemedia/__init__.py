@@ -9,10 +9,8 @@ Quick start::
     frames = p.collect()
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from remotemedia import nodes
 from remotemedia.core import (
@@ -76,27 +74,33 @@ _LAZY = {
     "data": ("remotemedia.data", None),
 }
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from remotemedia import data
     from remotemedia.notebook import widgets
     from remotemedia.notebook.display import show
     from remotemedia.remote import RemoteObject, Session, connect, remote, start_server
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     try:
         module_name, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(
             f"module 'remotemedia' has no attribute {name!r}"
         ) from None
-    module = importlib.import_module(module_name)
+    module = _importlib.import_module(module_name)
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value
     return value
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def __dir__() -> list[str]:
+    # dir(rm) and tab completion: the public names, lazy ones included, without
+    # the imports this module needs for itself.
+    return sorted({*__all__, "load_ipython_extension"})
+
+
+def load_ipython_extension(ipython: object) -> None:
     """Entry point of ``%load_ext remotemedia``: registers the magics."""
     from remotemedia.notebook.magics import load_ipython_extension as load
 

@@ -37,6 +37,7 @@ from remotemedia.core.manifest import (
     validate_manifest,
 )
 from remotemedia.core.node import Node, NodeStats, Source
+from remotemedia.core.stats import PipelineStats
 
 __all__ = ["Pipeline"]
 
@@ -73,9 +74,11 @@ class Pipeline:
         queue_size: Capacity of each queue between stages (backpressure bound).
 
     Example:
-        >>> import remotemedia as rm
+        >>> import numpy as np, remotemedia as rm
         >>> p = rm.Pipeline(name="demo").add_node(rm.nodes.Gain(db=-6))
-        >>> out = p.run(rm.AudioFrame(samples, 16000))
+        >>> out = p.run(rm.AudioFrame(np.ones(160, dtype=np.float32), 16000))
+        >>> round(float(out.samples.max()), 3)
+        0.501
     """
 
     def __init__(
@@ -145,9 +148,19 @@ class Pipeline:
         return self._nodes[key]
 
     @property
-    def stats(self) -> dict[str, NodeStats]:
-        """Per-node timing of the runs since the pipeline was opened."""
-        return {node.name: node.stats for node in self._nodes}
+    def stats(self) -> PipelineStats:
+        """Per-node timing of the latest run: node name -> :class:`NodeStats`, shown
+        as a table. Remote nodes report what their worker measured."""
+        return PipelineStats(
+            [
+                (
+                    node.name,
+                    "remote" if getattr(node, "is_remote", False) else "local",
+                    node.stats,
+                )
+                for node in self._nodes
+            ]
+        )
 
     def _stages(self) -> list[Node]:
         stages: list[Node] = []
