@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
 
 from remotemedia.core.errors import NodeError
+from remotemedia.core.stats import NodeStats
 
 __all__ = ["Node", "Source", "Outputs", "iter_outputs", "NodeStats"]
 
@@ -42,34 +43,6 @@ def iter_outputs(result: Any) -> list[Any]:
     if isinstance(result, Outputs):
         return list(result)
     return [result]
-
-
-class NodeStats:
-    """Per-node timing collected while a pipeline runs.
-
-    Attributes:
-        calls: Number of ``process`` calls.
-        outputs: Number of values emitted.
-        total_s: Seconds spent inside ``process``/``aprocess``/``flush``.
-    """
-
-    __slots__ = ("calls", "outputs", "total_s")
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.outputs = 0
-        self.total_s = 0.0
-
-    @property
-    def mean_ms(self) -> float:
-        """Mean milliseconds per call."""
-        return 1000.0 * self.total_s / self.calls if self.calls else 0.0
-
-    def __repr__(self) -> str:
-        return (
-            f"NodeStats(calls={self.calls}, outputs={self.outputs}, "
-            f"total_s={self.total_s:.4f}, mean_ms={self.mean_ms:.3f})"
-        )
 
 
 class Node:

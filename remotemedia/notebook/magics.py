@@ -27,7 +27,12 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from remotemedia.core.errors import RemoteError
 
-__all__ = ["RemoteMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "RemoteMagics",
+    "RemoteInterrupt",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,17 @@ _RECONNECT_HINT = (
     "Reconnect with '%remote connect HOST:PORT --token TOKEN', or run "
     "'%remote start' for a new embedded server."
 )
+
+
+class RemoteInterrupt(KeyboardInterrupt):
+    """Ctrl-C in a ``%%remote`` cell: the remote execution was cancelled.
+
+    IPython shows its message alone (no traceback through the magic); the cell
+    still counts as interrupted, so "run all" stops there.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
 
 
 def _names(text: str | None) -> list[str]:
@@ -239,14 +255,21 @@ class RemoteMagics(Magics):
             stop              close the session (its namespace and objects go away)
             nodes             the node types the server offers
 
+        To use a server running elsewhere: ``%remote connect HOST:PORT --token
+        TOKEN``; its session becomes the current one for ``rm.remote(node)`` and
+        ``rm.RemoteObject(obj)`` too.
+
         Examples::
 
             In [1]: %remote start
-            remotemedia: started an embedded server at 127.0.0.1:50051 (session 1f0c...)
+            remotemedia: started an embedded server at 127.0.0.1:... (session ...)
             In [2]: x = 21
             In [3]: %remote push x
-            In [4]: %remote pull y
-            In [5]: %remote connect gpu-box:50051 --token s3cret
+            In [4]: %%remote
+               ...: y = x * 2
+            In [5]: %remote pull y
+            In [6]: print(y)
+            42
         """
         args = parse_argstring(self.remote, line)
         if args.help:
@@ -334,13 +357,17 @@ class RemoteMagics(Magics):
 
         Examples::
 
-            In [1]: %%remote --push clip --pull peak
-               ...: peak = float(abs(clip.samples).max())
+            In [1]: samples = [0.1, -0.7, 0.3]
+            In [2]: %%remote --push samples --pull peak
+               ...: peak = max(abs(s) for s in samples)
                ...: print("peak", peak)
-            peak 0.71
-            In [2]: %%remote --timeout 5
-               ...: import time; time.sleep(10)
-            RemoteError: DEADLINE_EXCEEDED ...
+            peak 0.7
+            In [3]: peak
+            Out[3]: 0.7
+            In [4]: %%remote --timeout 0.5
+               ...: import time
+               ...: time.sleep(5)
+            RemoteError: ...time limit...
         """
         if line.strip():
             args = parse_argstring(self.remote_cell, line)
@@ -382,11 +409,10 @@ class RemoteMagics(Magics):
                 )
             )
         except KeyboardInterrupt:
-            print(
-                "remotemedia: interrupted; the remote cell was cancelled",
-                file=sys.stderr,
-            )
-            raise
+            # Handled: IPython shows this one line, not the magic's traceback.
+            raise RemoteInterrupt(
+                "remotemedia: interrupted; the remote cell was cancelled"
+            ) from None
         self.last_result = result
         if pull:
             self._pull(pull)

@@ -764,8 +764,11 @@ def _stats_table(pipeline: Pipeline) -> str:
     for node in pipeline.nodes:
         stats = node.stats
         if getattr(node, "is_remote", False):
-            # Remote nodes run inside one remote segment, timed as a whole there.
-            cells = "<td>remote</td><td colspan='3'>timed with its remote segment</td>"
+            # Measured by the worker, sent at the end of the remote segment's stream.
+            cells = (
+                f"<td>remote</td><td>{stats.calls}</td>"
+                f"<td>{stats.total_s * 1000:.1f}</td><td>{stats.mean_ms:.2f}</td>"
+            )
         else:
             cells = (
                 f"<td>local</td><td>{stats.calls}</td>"

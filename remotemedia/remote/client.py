@@ -901,7 +901,11 @@ class Session:
             yield item
 
     async def _stream_spec(
-        self, spec: epb.PipelineSpec, inputs: Any, window: int = 8
+        self,
+        spec: epb.PipelineSpec,
+        inputs: Any,
+        window: int = 8,
+        on_stats: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> AsyncIterator[Any]:
         """Streams through one bidi StreamPipeline call (see :meth:`stream`).
 
@@ -916,7 +920,7 @@ class Session:
             credits = asyncio.Semaphore(window)
             local_pull = _puller(inputs)
             async for values, acked in self._stream_core(
-                spec, local_pull, credits, window
+                spec, local_pull, credits, window, on_stats
             ):
                 for value in values:
                     yield value
@@ -966,7 +970,9 @@ class Session:
         async def run() -> None:
             state["credits"] = credits = asyncio.Semaphore(window)
             try:
-                async for item in self._stream_core(spec, pull, credits, window):
+                async for item in self._stream_core(
+                    spec, pull, credits, window, on_stats
+                ):
                     deliver("resp", item)
                 deliver("done", None)
             except asyncio.CancelledError:
@@ -1002,8 +1008,12 @@ class Session:
         pull: Callable[[], Coroutine[Any, Any, Any]],
         credits: asyncio.Semaphore,
         window: int,
+        on_stats: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> AsyncIterator[tuple[list[Any], int]]:
         """Yields (outputs, inputs newly acknowledged) per response, in order.
+
+        ``on_stats`` gets what the segment's nodes measured (from the last
+        response).
 
         Runs on the background loop. With one frame in flight, this task writes
         each input and reads its answer. Otherwise a feeder pulls inputs while
@@ -1079,6 +1089,8 @@ class Session:
         def unpack(response: Any) -> tuple[list[Any], int]:
             nonlocal acked
             values = [codec.decode(v, "stream output") for v in response.values]
+            if response.stats_json and on_stats is not None:
+                on_stats(json.loads(response.stats_json))
             ack = int(response.ack)
             delta, acked = max(0, ack - acked), max(acked, ack)
             return values, delta

@@ -8,6 +8,7 @@ stream crosses the network once per segment through one bidirectional call.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -24,7 +25,8 @@ class RemoteNode(Node):
 
     Args:
         node: The node to run remotely (cloudpickled to the server once).
-        session: The session; None uses the embedded local server's session.
+        session: The session; None uses the current session (see
+            :func:`~remotemedia.connect`).
         window: Frames in flight on a stream before waiting for the server.
         name: Name in a pipeline (default: the wrapped node's name).
     """
@@ -46,9 +48,9 @@ class RemoteNode(Node):
             raise ValueError(f"RemoteNode: window must be >= 1, got {window}")
         super().__init__(name=name or node.name)
         if session is None:
-            from remotemedia.remote.client import default_session
+            from remotemedia.remote.client import current_session
 
-            session = default_session()
+            session = current_session()
         self.node = node
         self.session = session
         self.window = window
@@ -117,6 +119,61 @@ class RemoteNode(Node):
         # The segment's own iterator: no extra generator layer per frame.
         return RemoteSegment([self]).astream(inputs)
 
+    # -- the remote instance's attributes ---------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        """Reads an attribute of the wrapped node from its remote instance.
+
+        Only names the wrapped node has (a parameter, state, a method) are looked
+        up; before the instance exists on the server, its local copy answers.
+        """
+        node = self.__dict__.get("node")
+        if name.startswith("_") or node is None:
+            raise AttributeError(name)
+        missing = object()
+        if inspect.getattr_static(node, name, missing) is missing:
+            raise AttributeError(
+                f"remote node '{self.__dict__.get('name', '?')}' "
+                f"({type(node).__name__}) has no attribute {name!r}"
+            )
+        if callable(getattr(type(node), name, None)):
+            from remotemedia.remote.objects import _RemoteMethod
+
+            return _RemoteMethod(
+                self._call_method, self._acall_method, name, type(node).__name__
+            )
+        if self.object_id is None:
+            return getattr(node, name)  # what the remote instance starts from
+        return run_sync(self._aget_remote(name))
+
+    async def _aget_remote(self, name: str) -> Any:
+        from remotemedia.remote.objects import _RemoteMethod, local_error
+
+        try:
+            is_callable, value, _ = await self.session._aget_attribute_info(
+                self.object_id, name
+            )
+        except RemoteError as exc:
+            if "no remote object" in str(exc):
+                self.object_id = None  # lost (session reset): a new one starts so
+                return getattr(self.node, name)
+            raise local_error(exc) from None
+        if is_callable:
+            label = type(self.node).__name__
+            return _RemoteMethod(self._call_method, self._acall_method, name, label)
+        return value
+
+    async def _acall_method(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        object_id = await self._ensure_remote()
+        return await self.session._acall_method(object_id, name, args, kwargs)
+
+    def _call_method(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        object_id = run_sync(self._ensure_remote())
+        return self.session.call_method(object_id, name, args, kwargs)
+
     def __repr__(self) -> str:
         return f"remote({self.node!r} @ {self.session.address})"
 
@@ -154,8 +211,15 @@ class RemoteSegment(Node):
                 node.object_id = None
             ids.append(await hop(node._ensure_remote()))
         spec = epb.PipelineSpec(node_ids=epb.NodeIds(ids=ids))
-        async for item in self.session._stream_spec(spec, inputs, self.window):
+        async for item in self.session._stream_spec(
+            spec, inputs, self.window, self._add_stats
+        ):
             yield item
+
+    def _add_stats(self, records: list[dict[str, Any]]) -> None:
+        """Adds what the worker measured for each node during the stream."""
+        for node, record in zip(self.nodes, records):
+            node.stats.add(record)
 
     def process(self, data: Any) -> Any:
         outputs: list[Any] = [data]
@@ -181,8 +245,9 @@ def remote(node: Node, session: Any = None, *, window: int = 8) -> RemoteNode:
 
     Args:
         node: Any node; its instance (and state) lives in the session's worker.
-        session: A :class:`~remotemedia.remote.Session`; None uses the embedded
-            local server (started on first use).
+        session: A :class:`~remotemedia.remote.Session`; None uses the current
+            session (the one ``%remote connect`` or :func:`~remotemedia.connect`
+            opened last; with none, the embedded local server starts and says so).
         window: Frames in flight on a stream (backpressure bound).
 
     Returns:

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 import remotemedia as rm  # noqa: E402
 from remotemedia.core.errors import NodeError, RemoteError  # noqa: E402
 from remotemedia.core.node import Node, Outputs  # noqa: E402
+from remotemedia.core.stats import NodeStats  # noqa: E402
 from remotemedia.remote import codec  # noqa: E402
 from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
 from remotemedia.remote.status import error_record  # noqa: E402
@@ -54,6 +55,7 @@ from remotemedia_server.backend import (  # noqa: E402
 from remotemedia_server.backend import wait_result  # noqa: E402
 from remotemedia_server.direct import DirectOptions, DirectServer  # noqa: E402
 from remotemedia_server.native_endpoint import InlineStepError  # noqa: E402
+from remotemedia_server.proxy import protocol_call  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +230,7 @@ class _StreamRun:
         self._nodes: list[Node] = []
         self._owned = False
         self._count = 0
+        self._stats_before: list[NodeStats] = []
 
     async def __aenter__(self) -> _StreamRun:
         worker = self._worker
@@ -241,6 +244,8 @@ class _StreamRun:
         except BaseException:
             await self.__aexit__()
             raise
+        # Node instances outlive a stream: this stream's numbers are the change.
+        self._stats_before = [node.stats.copy() for node in self._nodes]
         return self
 
     async def handle(self, requests: list[bytes]) -> tuple[bytes | None, bool]:
@@ -250,10 +255,11 @@ class _StreamRun:
         outputs: list[Any] = []
         consumed = 0
         ended = False
+        arrived = time.perf_counter()
         for raw in requests:
             values, ended = worker._stream_values(raw)
             for value in values:
-                outputs.extend(await worker._chain(nodes, 0, [value]))
+                outputs.extend(await worker._chain(nodes, 0, [value], arrived))
                 consumed += 1
             if ended:
                 break
@@ -285,7 +291,11 @@ class _StreamRun:
         """The last response: what the nodes emit at the end of the stream."""
         worker = self._worker
         flushed = await worker._flush_chain(self._nodes)
-        return worker._stream_response(flushed, self._count, self._nodes)
+        stats = [
+            node.stats.minus(before)
+            for node, before in zip(self._nodes, self._stats_before)
+        ]
+        return worker._stream_response(flushed, self._count, self._nodes, stats)
 
     async def __aexit__(self, *exc: object) -> None:
         worker = self._worker
@@ -666,7 +676,13 @@ class Worker:
         try:
             return self.objects[object_id]
         except KeyError:
-            raise KeyError(f"no remote object '{object_id}' in this session") from None
+            # Said plainly, with no traceback of this lookup: it is not user code.
+            raise RemoteError(
+                f"no remote object '{object_id}' in this session (it was released, "
+                "or the session was reset)",
+                code="NOT_FOUND",
+                error_type="KeyError",
+            ) from None
 
     def _check_node_type(self, node: Any) -> None:
         if self.allowed_nodes is None or not isinstance(node, Node):
@@ -830,7 +846,9 @@ class Worker:
         elif method == "__rm_flush__":
             result = Outputs(_user_code(self._run_on_loop, self._flush(obj)))
         else:
-            result = _user_code(lambda: getattr(obj, method)(*args, **kwargs))
+            handled, result = _user_code(protocol_call, self.objects, obj, method, args)
+            if not handled:
+                result = _user_code(lambda: getattr(obj, method)(*args, **kwargs))
         if method in ("__rm_process__", "__rm_flush__") and len(result) == 1:
             if type(result[0]) in _NATIVE:
                 # One frame/array/scalar: its own Value, not a pickled list (no
@@ -881,18 +899,27 @@ class Worker:
         return await node.flush_outputs()
 
     @staticmethod
-    async def _chain(nodes: list[Node], start: int, items: list[Any]) -> list[Any]:
+    async def _chain(
+        nodes: list[Node], start: int, items: list[Any], ready: float | None = None
+    ) -> list[Any]:
+        """``items`` through ``nodes[start:]``; each node's queue wait counts from
+        ``ready`` (when the items arrived) or the previous node's output."""
+        clock = time.perf_counter
+        ready = clock() if ready is None else ready
         for node in nodes[start:]:
             produced: list[Any] = []
+            stats = node.stats
             for item in items:
                 if isinstance(item, NodeError):
                     produced.append(item)
                     continue
+                stats.queue_s += clock() - ready
                 try:
                     produced.extend(await node.process_one(item))
                 except Exception as exc:  # noqa: BLE001 - becomes an error record
                     produced.append(NodeError.from_exception(node.name, exc, item))
             items = produced
+            ready = clock()
         return items
 
     async def _flush_chain(self, nodes: list[Node]) -> list[Any]:
@@ -993,8 +1020,15 @@ class Worker:
         raise codec.CodecError(f"unexpected '{kind}' mid-stream")
 
     @staticmethod
-    def _stream_response(outputs: list[Any], count: int, nodes: list[Node]) -> bytes:
+    def _stream_response(
+        outputs: list[Any],
+        count: int,
+        nodes: list[Node],
+        stats: list[dict[str, Any]] | None = None,
+    ) -> bytes:
         response = epb.StreamResponse(ack=count)
+        if stats is not None:
+            response.stats_json = json.dumps(stats)
         for value in outputs:
             slot = response.values.add()
             try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -178,3 +180,54 @@ def test_connect_to_running_server_and_lost_server(ip: InteractiveShell) -> None
     assert "embedded server" in out.stdout
     value, _ = cell(ip, "'back'")
     assert repr(value) == "'back'"
+
+
+def _examples(doc: str) -> list[tuple[str, str]]:
+    """(source, expected output) of each ``In [n]:`` of a docstring's Examples."""
+    cells: list[tuple[list[str], list[str]]] = []
+    for line in doc.split("Examples::", 1)[1].splitlines():
+        text = line.strip()
+        if not text:
+            if cells:
+                break  # the block ends (magic_arguments appends the options)
+            continue
+        if text.startswith("In ["):
+            cells.append(([text.split("]: ", 1)[1]], []))
+        elif text.startswith("...:"):
+            cells[-1][0].append(text[5:])
+        else:
+            cells[-1][1].append(text)
+    return [("\n".join(src), "\n".join(out)) for src, out in cells]
+
+
+@pytest.mark.parametrize("kind", ["line", "cell"])
+def test_help_examples_print_what_they_show(ip: InteractiveShell, kind: str) -> None:
+    magic = ip.find_line_magic("remote") if kind == "line" else None
+    doc = (magic or ip.find_cell_magic("remote")).__doc__
+    examples = _examples(doc)
+    assert len(examples) >= 3
+    checker = doctest.OutputChecker()
+    for source, expected in examples:
+        with capture_output() as out:
+            ip.run_cell(source)
+        got = re.sub(r"Out\[\d+\]", "Out[N]", (out.stdout + out.stderr).strip())
+        want = re.sub(r"Out\[\d+\]", "Out[N]", expected)
+        assert checker.check_output(
+            want + "\n", got + "\n", doctest.ELLIPSIS
+        ), f"{source!r} printed {got!r}, its example shows {want!r}"
+
+
+def test_interrupt_prints_one_line_and_no_traceback(ip: InteractiveShell) -> None:
+    cell(ip, "import time")
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with capture_output() as out:
+            result = ip.run_cell("%%remote\nfor _ in range(300):\n    time.sleep(0.1)")
+    finally:
+        timer.cancel()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    text = out.stdout + out.stderr
+    assert "the remote cell was cancelled" in text
+    assert "Traceback" not in text and "magics.py" not in text
+    assert len(text.strip().splitlines()) == 1
