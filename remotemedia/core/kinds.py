@@ -74,10 +74,14 @@ def node_kinds(node: Any) -> tuple[str, str]:
     )
 
 
-def _label(node: Any) -> str:
+def _type_name(node: Any) -> str:
     inner = _inner(node)
-    kind = type(inner).__name__
-    name = getattr(node, "name", kind)
+    return (inner if isinstance(inner, type) else type(inner)).__name__
+
+
+def _label(node: Any) -> str:
+    kind = _type_name(node)
+    name = kind if isinstance(node, type) else getattr(node, "name", kind)
     return kind if name == kind else f"{name} ({kind})"
 
 
@@ -98,7 +102,7 @@ def order_problem(upstream: Sequence[Any], node: Any) -> str | None:
     if "any" in (flowing, wanted) or flowing == wanted:
         return None
     return (
-        f"{type(_inner(node)).__name__} takes {wanted}, but {_label(source)} "
+        f"{_type_name(node)} takes {wanted}, but {_label(source)} "
         f"before it emits {flowing}"
     )
 

@@ -4,10 +4,24 @@ Everything here is plain ipywidgets (no front-end code of its own), so it works 
 JupyterLab, Notebook 7, VS Code and Colab alike.
 
 Example:
+    >>> import remotemedia as rm
     >>> editor = rm.widgets.PipelineEditor()
     >>> editor.add("Gain", db=-3).add("MelSpectrogram")
-    >>> editor                      # the editor UI; press Run
+    PipelineEditor(Gain -> MelSpectrogram)
     >>> print(editor.to_code())     # the same pipeline as Python source
+    import remotemedia as rm
+    from remotemedia import nodes
+    <BLANKLINE>
+    pipeline = rm.Pipeline(
+        [
+            nodes.Gain(db=-3.0),
+            nodes.MelSpectrogram(),
+        ],
+        name="editor",
+    )
+    <BLANKLINE>
+
+    Displayed as a cell's last value, ``editor`` is the editor UI (press Run).
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ import numpy as np
 
 from remotemedia.core.errors import PipelineError, RemoteMediaError
 from remotemedia.core.frames import AudioFrame, VideoFrame
+from remotemedia.core.kinds import join_stream, order_problem
 from remotemedia.core.node import Node, Source
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.registry import NodeInfo, ParamInfo, list_nodes, node_info
@@ -148,20 +163,47 @@ class _ParamControl:
         if self.kind == "expr" and value is not _UNSET and not _is_literal(value):
             self._opaque = _ExprValue(_name_for(value, namespace), value)
             value = self._opaque
+        # A value given from code that the control cannot hold (db="loud" for a
+        # number box): the control shows the default and this message until edited.
+        self._bad = ""
         self.widget = self._make(value)
         self.value: Any = _UNSET
         self.parse()
-        self.widget.observe(lambda _: on_change(self), names="value")
+        self.widget.observe(lambda _: self._edited(on_change), names="value")
         label = w.Label(param.name, layout=w.Layout(width="130px"))
         label.tooltip = param.doc
         self.widget.tooltip = param.doc or param.type
         self.box = w.HBox([label, self.widget, self.error])
+
+    def _edited(self, on_change: Any) -> None:
+        self._bad = ""
+        on_change(self)
+
+    def _refuse(self, value: Any, why: str) -> Any:
+        """Records that ``value`` does not fit the control; returns the default."""
+        self._bad = f"{why}: {value!r}"
+        default = self.param.default
+        return None if self.param.required else default
 
     def _make(self, value: Any) -> Any:
         param, kind = self.param, self.kind
         layout = w.Layout(width="180px")
         if value is _UNSET:
             value = None if param.required else param.default
+        elif kind == "choice" and value not in param.choices:
+            if not (value is None and self.optional):
+                choices = ", ".join(repr(c) for c in param.choices)
+                value = self._refuse(value, f"not one of {choices}")
+        elif kind == "bool" and not isinstance(value, (bool, np.bool_)):
+            value = self._refuse(value, "not True or False")
+        elif kind in ("float", "int") and value is not None:
+            number = isinstance(value, (int, float, np.integer, np.floating))
+            if not number or isinstance(value, bool):
+                value = self._refuse(
+                    value, "not a number" if kind == "float" else "not an integer"
+                )
+            elif kind == "int" and int(value) != value:
+                value = self._refuse(value, "not an integer")
         if kind == "choice":
             if value not in param.choices and not (value is None and self.optional):
                 value = param.choices[0]
@@ -193,6 +235,10 @@ class _ParamControl:
 
     def parse(self) -> bool:
         """Parses the control into :attr:`value`; shows and returns False on error."""
+        if self._bad:
+            self.value = _UNSET
+            self.show_error(self._bad)
+            return False
         raw = self.widget.value
         try:
             self.value = self._parse(raw)
@@ -384,6 +430,16 @@ class _NodeRow:
                 if value == param.default and type(value) is type(param.default):
                     continue
             if isinstance(value, _ExprValue):
+                if not (
+                    value.source.isidentifier()
+                    and self.editor.namespace.get(value.source) is value.value
+                ):
+                    raise ValueError(
+                        f"{self.info.name}: parameter '{name}' holds "
+                        f"{_describe(value.value)}, which no notebook variable "
+                        f"names, so it cannot be written as code; assign it to a "
+                        f"variable (my_{name} = ...) and set {name}=my_{name}"
+                    )
                 text = value.source
             elif isinstance(value, Path):
                 text = repr(str(value))
@@ -411,11 +467,19 @@ class PipelineEditor:
             the IPython user namespace, else an empty dict).
 
     Example:
+        >>> import remotemedia as rm
         >>> editor = rm.widgets.PipelineEditor()
         >>> editor.add("Gain", db=-3).add("MelSpectrogram", n_mels=40)
-        >>> outputs = editor.run()
+        PipelineEditor(Gain -> MelSpectrogram)
+        >>> outputs = editor.run()     # one second of a 440 Hz tone by default
+        >>> outputs[0].values.shape[0]
+        40
         >>> editor.pipeline            # the Pipeline
-        >>> print(editor.to_code())    # Python source that rebuilds it
+        Pipeline('editor': Gain(db=-3.0) -> MelSpectrogram(n_mels=40, ...))
+        >>> editor.add("Gain")         # a node in an impossible order is refused
+        Traceback (most recent call last):
+        ...
+        ValueError: cannot add Gain here: Gain takes audio, but MelSpectrogram before it emits spectrogram
     """
 
     def __init__(
@@ -473,6 +537,10 @@ class PipelineEditor:
         self.whole = w.Checkbox(
             value=True, indent=False, description="join the input into one frame"
         )
+        self.whole.tooltip = (
+            "each node gets the whole clip as one frame; off: the input streams "
+            "frame by frame, as in Pipeline.collect"
+        )
         self.input_box = w.HBox([])
         self.input_kind.observe(lambda _: self._show_input(), names="value")
         self._show_input()
@@ -525,7 +593,17 @@ class PipelineEditor:
 
     def _add_from_picker(self) -> None:
         if self.picker.value:
-            self.add(self.picker.value)
+            try:
+                self.add(self.picker.value)
+            except ValueError as exc:
+                self.summary.value = _error_html(str(exc))
+
+    def _order_problem(self, classes: list[type[Node]]) -> str | None:
+        for index, cls in enumerate(classes):
+            problem = order_problem(classes[:index], cls)
+            if problem:
+                return f"node {index + 1} ({cls.__name__}): {problem}"
+        return None
 
     def _add_node_instance(self, node: Node) -> None:
         remote = bool(getattr(node, "is_remote", False))
@@ -557,20 +635,35 @@ class PipelineEditor:
         unknown = set(params) - {p.name for p in info.parameters}
         if unknown:
             raise ValueError(f"{node_type} has no parameter(s) {sorted(unknown)}")
+        problem = order_problem([row.info.cls for row in self._rows], info.cls)
+        if problem:
+            raise ValueError(f"cannot add {node_type} here: {problem}")
         self._rows.append(_NodeRow(self, info, params, remote))
         self._refresh()
         return self
 
     def remove(self, index: int) -> None:
-        """Removes the node at ``index``."""
-        del self._rows[index]
+        """Removes the node at ``index`` (refused, with a message, when its
+        neighbours cannot follow each other)."""
+        order = self._rows[:index] + self._rows[index + 1 :]
+        problem = self._order_problem([r.info.cls for r in order])
+        if problem:
+            self.status.value = _error_html(f"cannot remove: {problem}")
+            return
+        self._rows = order
         self._refresh()
 
     def move(self, index: int, offset: int) -> None:
         """Moves the node at ``index`` by ``offset`` places (clamped to the ends)."""
         target = min(max(index + offset, 0), len(self._rows) - 1)
-        row = self._rows.pop(index)
-        self._rows.insert(target, row)
+        order = list(self._rows)
+        order.insert(target, order.pop(index))
+        problem = self._order_problem([r.info.cls for r in order])
+        if problem:
+            # Refused like a bad value: the message shows and nothing changes.
+            self.status.value = _error_html(f"cannot move: {problem}")
+            return
+        self._rows = order
         self._refresh()
 
     def set_param(self, index: int, name: str, value: Any) -> str:
@@ -588,12 +681,16 @@ class PipelineEditor:
         if isinstance(control.widget, w.Text) and not isinstance(value, str):
             value = "" if value is None else _text_of(value)
         try:
+            unchanged = control.widget.value == value
             control.widget.value = value
         except Exception:  # noqa: BLE001 - traitlets rejects wrong types
             # The control keeps its previous (valid) value, as it does in the UI.
             control.show_error(
                 f"invalid {control.kind} value {value!r} (kept the old one)"
             )
+            return control.error_text
+        if unchanged and control._bad:
+            control._edited(row._changed)  # no change event: re-check by hand
         return control.error_text
 
     def set_remote(self, index: int, remote: bool = True) -> None:
@@ -637,8 +734,13 @@ class PipelineEditor:
     def to_code(self) -> str:
         """Python source that rebuilds :attr:`pipeline` (binds ``pipeline``).
 
+        Values that are not literals are written as the notebook variable that
+        holds them; a value no variable holds (a ``lambda`` typed into a call)
+        cannot be written, and the error names the node and parameter.
+
         Raises:
-            ValueError: If a parameter is missing or invalid (the message names it).
+            ValueError: If a parameter is missing, invalid or cannot be written as
+                code (the message names the node and parameter).
         """
         lines = ["import remotemedia as rm", "from remotemedia import nodes", ""]
         imports = sorted(
@@ -650,7 +752,15 @@ class PipelineEditor:
             }
         )
         lines[2:2] = imports
-        body = "".join(f"        {row.code()},\n" for row in self._rows)
+        codes = []
+        for row in self._rows:
+            try:
+                codes.append(row.code())
+            except ValueError as exc:
+                raise ValueError(
+                    f"node {row.index + 1} cannot be written as code: {exc}"
+                ) from None
+        body = "".join(f"        {code},\n" for code in codes)
         lines.append(
             f'pipeline = rm.Pipeline(\n    [\n{body}    ],\n    name="editor",\n)'
         )
@@ -691,6 +801,19 @@ class PipelineEditor:
             return frames
         return source
 
+    def _collect(self, pipeline: Pipeline, inputs: Any) -> list[Any]:
+        """Runs ``pipeline``; in whole-clip mode node by node, each node's stream
+        of frames joined (as ``Pipeline.run`` joins them) before the next node,
+        so a resampler's tail does not split the clip for the next node."""
+        if not self.whole.value or inputs is None:
+            return pipeline.collect(inputs)
+        items = list(inputs)
+        for node in pipeline.nodes:
+            items = join_stream(
+                Pipeline([node], name=pipeline.name).collect(items), [node]
+            )
+        return items
+
     def run(self) -> list[Any]:
         """Runs the pipeline on the chosen input and shows outputs and timings.
 
@@ -711,7 +834,7 @@ class PipelineEditor:
                 raise ValueError("add a node first")
             pipeline = self.pipeline
             self.last_pipeline = pipeline
-            self.outputs = pipeline.collect(self._inputs_for(pipeline))
+            self.outputs = self._collect(pipeline, self._inputs_for(pipeline))
         except (RemoteMediaError, ValueError, TypeError, OSError) as exc:
             if isinstance(exc, PipelineError):
                 error = exc.node_error
@@ -733,6 +856,17 @@ class PipelineEditor:
 
     def __repr__(self) -> str:
         return f"PipelineEditor({' -> '.join(self.node_names) or 'empty'})"
+
+
+def _error_html(message: str) -> str:
+    return f"<span style='color:#c62828'>{html.escape(message)}</span>"
+
+
+def _describe(value: Any) -> str:
+    name = getattr(value, "__name__", "")
+    if name == "<lambda>":
+        return "a lambda"
+    return f"{type(value).__name__} {name}".strip() if name else repr(value)[:60]
 
 
 def _user_namespace() -> dict[str, Any]:

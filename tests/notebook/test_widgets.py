@@ -21,9 +21,10 @@ def editor(**kwargs: Any) -> PipelineEditor:
 
 
 def test_controls_follow_parameter_types() -> None:
-    ed = editor().add("Resample", target_rate=16000).add("MelSpectrogram")
-    ed.add("STFT").add("Normalize")
-    resample, mel, stft, normalize = ed._rows
+    ed = editor().add("Resample", target_rate=16000).add("Normalize")
+    ed.add("MelSpectrogram")
+    resample, normalize, mel = ed._rows
+    (stft,) = editor().add("STFT")._rows  # not after MelSpectrogram: it takes audio
     assert isinstance(resample.controls["target_rate"].widget, w.IntText)
     assert isinstance(resample.controls["quality"].widget, w.Dropdown)
     assert resample.controls["quality"].widget.options[0][1] == "HQ"
@@ -38,10 +39,9 @@ def test_controls_follow_parameter_types() -> None:
 
 
 def test_every_registered_node_gets_an_editor_row() -> None:
-    ed = editor()
-    for name in ed.catalog:
-        ed.add(name)
-    assert ed.node_names == sorted(ed.catalog)
+    catalog = editor().catalog
+    for name in catalog:
+        assert editor().add(name).node_names == [name]
 
 
 def test_bad_parameters_show_an_error_next_to_the_control() -> None:
@@ -201,3 +201,78 @@ def test_progress_node_counts_frames() -> None:
     with widgets.loading("warming up") as loading_bar:
         loading_bar.set_postfix_str("ok")
     assert list(widgets.progress(range(3))) == [0, 1, 2]
+
+
+# -- robustness: values from code, code export, node order ------------------------------
+def test_bad_values_from_code_become_messages_beside_the_controls() -> None:
+    ed = editor().add("Gain", db="loud")  # no TraitError
+    ed.add("Resample", target_rate=16000, quality="XQ")
+    ed.add("MelSpectrogram", log="yes")
+    assert ed.errors() == {
+        "0.db": "not a number: 'loud'",
+        "1.quality": "not one of 'HQ', 'VHQ', 'MQ': 'XQ'",
+        "2.log": "not True or False: 'yes'",
+    }
+    assert "not a number" in ed._rows[0].controls["db"].error.value  # in the UI
+    with pytest.raises(ValueError, match="db: not a number: 'loud'"):
+        ed.pipeline
+    assert ed.run() == [] and "db" in ed.last_error
+    assert ed.set_param(0, "db", 0.0) == ""  # the value the control already shows
+    assert ed.set_param(1, "quality", "VHQ") == ""
+    assert ed.set_param(2, "log", True) == ""
+    assert ed.errors() == {}
+    assert ed.pipeline.nodes[1].config["quality"] == "VHQ"
+
+
+def test_to_code_writes_runnable_code_or_names_the_node() -> None:
+    def halve(frame: rm.AudioFrame) -> rm.AudioFrame:
+        return frame.with_samples(frame.samples * 0.5)
+
+    anonymous = rm.Pipeline([nodes.Gain(db=-1.0), nodes.Lambda(fn=lambda f: f)])
+    with pytest.raises(ValueError) as info:
+        editor(pipeline=anonymous).to_code()
+    message = str(info.value)
+    assert message.startswith("node 2 cannot be written as code: Lambda: parameter")
+    assert "'fn' holds a lambda" in message and "assign it to a variable" in message
+    named = editor(
+        pipeline=rm.Pipeline([nodes.Lambda(fn=halve)]), namespace={"halve": halve}
+    )
+    source = named.to_code()
+    namespace: dict[str, Any] = {"halve": halve}
+    exec(source, namespace)  # noqa: S102 - runnable is the point
+    tone = rm.AudioFrame(np.ones(160, dtype=np.float32), 16000)
+    out = namespace["pipeline"].run(tone)
+    np.testing.assert_allclose(out.samples, 0.5)
+
+
+def test_nodes_in_an_impossible_order_are_refused_when_added() -> None:
+    ed = editor().add("MelSpectrogram")
+    with pytest.raises(ValueError) as info:
+        ed.add("Gain")
+    assert str(info.value) == (
+        "cannot add Gain here: Gain takes audio, but MelSpectrogram before it emits "
+        "spectrogram"
+    )
+    assert ed.node_names == ["MelSpectrogram"]
+    ed.picker.value = "Gain"
+    ed.add_button.click()  # the UI path: the message shows beside the picker
+    assert ed.node_names == ["MelSpectrogram"]
+    assert "Gain takes audio" in ed.summary.value
+    ed.add("Passthrough")  # takes anything
+    ok = editor().add("Gain").add("MelSpectrogram")
+    ok.move(1, -1)  # MelSpectrogram before Gain: refused
+    assert ok.node_names == ["Gain", "MelSpectrogram"]
+    assert "cannot move" in ok.status.value
+    video = editor().add("Resize", width=32, height=16)
+    with pytest.raises(ValueError, match="Resample takes audio, but Resize"):
+        video.add("Resample", target_rate=8000)
+
+
+def test_whole_clip_mode_gives_one_spectrogram_after_a_resampler() -> None:
+    ed = editor().add("Resample", target_rate=16000).add("MelSpectrogram", n_mels=32)
+    ed.rate.value = 48000
+    outputs = ed.run()
+    assert ed.last_error == ""
+    assert len(outputs) == 1 and outputs[0].values.shape[0] == 32
+    ed.whole.value = False  # streamed frame by frame: one spectrogram per frame
+    assert len(ed.run()) > 1
