@@ -101,6 +101,10 @@ def _frames_only(text: str) -> str:
     return "".join(lines)
 
 
+# IPython's own wrapper line for a magic in a cell: not the user's code.
+_MAGIC_CALL = ("get_ipython().run_cell_magic(", "get_ipython().run_line_magic(")
+
+
 def _call_site(exc: BaseException) -> str:
     """The user's frames that led to raising ``exc`` (the notebook line)."""
     if exc.__traceback__ is None:
@@ -109,6 +113,7 @@ def _call_site(exc: BaseException) -> str:
         f
         for f in _traceback.extract_tb(exc.__traceback__)
         if not is_library_file(f.filename)
+        and not (f.line or "").startswith(_MAGIC_CALL)
     ]
     return "".join(_traceback.format_list(frames))
 

@@ -86,3 +86,14 @@ def test_remote_entries_can_be_built_locally() -> None:
     bad["nodes"][1]["remote"]["token"] = "secret"
     with pytest.raises(rm.ManifestError, match="node 'mel', field 'remote'"):
         rm.Pipeline.from_manifest(bad)
+
+
+def test_the_schema_stays_a_valid_draft_2020_12_schema() -> None:
+    # The Rust runtime compiles the same file; a metaschema-valid schema compiles.
+    import jsonschema
+
+    from remotemedia.core.manifest import manifest_schema
+
+    jsonschema.Draft202012Validator.check_schema(manifest_schema())
+    remote = manifest_schema()["$defs"]["remote"]
+    assert set(remote["properties"]) == {"address", "window"}

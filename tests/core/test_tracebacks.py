@@ -111,3 +111,16 @@ def _keep(message: dict[str, Any]) -> None:
         _ERRORS.append(message["content"])
     elif message["header"]["msg_type"] == "stream":
         sys.stdout.write(message["content"]["text"])
+
+
+def test_the_magic_wrapper_line_is_not_shown_as_user_code() -> None:
+    namespace: dict[str, Any] = {"rm": rm}
+    source = "def get_ipython():\n    raise rm.RemoteError('lost')\n"
+    exec(compile(source, "<ipython-input-9>", "exec"), namespace)  # noqa: S102
+    cell = "get_ipython().run_cell_magic('remote', '', 'x = 1')\n"
+    try:
+        exec(compile(cell, "<ipython-input-10>", "exec"), namespace)  # noqa: S102
+    except rm.RemoteError as exc:
+        text = "\n".join(exc._render_traceback_())
+    assert text.startswith("RemoteError: lost")
+    assert "run_cell_magic" not in text
