@@ -26,7 +26,7 @@ from remotemedia.core.errors import (
     PipelineError,
     RemoteMediaError,
 )
-from remotemedia.core.kinds import join_stream
+from remotemedia.core.kinds import join_stream, node_kinds
 from remotemedia.core.manifest import (
     MANIFEST_VERSION,
     ManifestSource,
@@ -359,6 +359,17 @@ class Pipeline:
         return outputs[0] if len(outputs) == 1 else outputs
 
     async def _arun_outputs(self, data: Any, engine: str) -> list[Any]:
+        if isinstance(data, np.ndarray) and self._nodes:
+            wanted = node_kinds(self._nodes[0])[0]
+            if wanted in ("audio", "video"):
+                frame = "AudioFrame(samples, sample_rate)"
+                if wanted == "video":
+                    frame = "VideoFrame(image)"
+                raise TypeError(
+                    f"run() got a numpy array {data.shape}, but "
+                    f"'{self._nodes[0].name}' takes {wanted} frames; wrap it: "
+                    f"run(rm.{frame})"
+                )
         if resolve_engine(engine) == "rust" and self._rust_capable(engine):
             from remotemedia.core.rust_engine import run_pipeline
 

@@ -124,3 +124,11 @@ def test_the_magic_wrapper_line_is_not_shown_as_user_code() -> None:
         text = "\n".join(exc._render_traceback_())
     assert text.startswith("RemoteError: lost")
     assert "run_cell_magic" not in text
+
+
+def test_run_of_a_bare_array_says_to_wrap_it() -> None:
+    with pytest.raises(TypeError, match=r"'Gain' takes audio frames; wrap it"):
+        rm.Pipeline([rm.nodes.Gain(db=-3)]).run(np.zeros(16000))
+    # A node that takes anything still gets the array as is.
+    out = rm.Pipeline([rm.nodes.Passthrough()]).run(np.zeros(3))
+    assert out.shape == (3,)
