@@ -21,6 +21,7 @@ import sys
 import sysconfig
 import threading
 import time
+import types
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -40,6 +41,7 @@ from remotemedia.core.errors import RemoteError
 from remotemedia.core.node import Node
 from remotemedia.remote import _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
+from remotemedia.remote.sources import code_files, with_sources
 from remotemedia.remote.status import error_from_record, error_from_rpc
 
 __all__ = [
@@ -106,48 +108,60 @@ _INSTALLED_PREFIXES = tuple(
 )
 
 
-def _by_value(module_name: str) -> None:
+def _by_value(module_name: str) -> bool:
+    """Whether code of ``module_name`` travels by value (registering it if so)."""
     # Classes from scripts, notebooks and test modules are not importable on the
     # server: send their code along (cloudpickle does this for __main__ already).
     top = module_name.split(".")[0]
-    if module_name == "__main__" or top in (
-        "remotemedia",
-        "remotemedia_server",
-        "builtins",
-    ):
-        return
+    if module_name == "__main__":
+        return True
+    if top in ("remotemedia", "remotemedia_server", "builtins"):
+        return False
     module = sys.modules.get(module_name)
     filename = getattr(module, "__file__", None)
     if module is None or not filename:
-        return
+        return False
     if "site-packages" in filename or "dist-packages" in filename:
-        return
+        return False
     if filename.startswith(_INSTALLED_PREFIXES):
-        return
+        return False
     try:
         cloudpickle.register_pickle_by_value(module)
     except ValueError:
         pass
+    return True
 
 
-def _register_classes(obj: Any) -> None:
+def _register_classes(obj: Any) -> set[str]:
+    """Registers the modules of ``obj``'s local classes to travel by value;
+    returns the files their code (and that of local functions) comes from."""
+    files: set[str] = set()
     items = obj if isinstance(obj, (list, tuple)) else [obj]
     for item in items:
-        for cls in type(item).__mro__:
-            _by_value(cls.__module__)
+        classes = item.__mro__ if isinstance(item, type) else type(item).__mro__
+        for cls in classes:
+            if _by_value(cls.__module__):
+                files |= code_files(cls)
+        if isinstance(item, types.FunctionType) and _by_value(item.__module__ or ""):
+            files |= code_files(item)
         if isinstance(item, Node):
             for value in item.__dict__.values():
                 if (
                     callable(value)
                     and hasattr(value, "__module__")
                     and value.__module__
+                    and _by_value(value.__module__)
                 ):
-                    _by_value(value.__module__)
+                    files |= code_files(value)
+    return files
 
 
-def dumps_for_remote(obj: Any, what: str) -> bytes:
-    """cloudpickles ``obj`` for a server (local classes travel by value)."""
-    _register_classes(obj)
+def dumps_for_remote(obj: Any, what: str, sent: set[Any] | None = None) -> bytes:
+    """cloudpickles ``obj`` for a server (local classes travel by value, with the
+    source lines of their notebook cells or files, once per ``sent`` set)."""
+    files = _register_classes(obj)
+    if files:
+        obj = with_sources(obj, files, sent)
     return codec.dumps(obj, what)
 
 
@@ -249,6 +263,8 @@ class Session:
         self._direct: _DirectChannel | None = None
         self._sync_calls: _SyncCalls | None = None
         self._sync_lock = threading.Lock()
+        # Source files already sent to the worker (see remotemedia.remote.sources).
+        self._sources_sent: set[Any] = set()
         run_sync(self._aopen(tls, timeout))
 
     # -- plumbing ------------------------------------------------------------------
@@ -636,7 +652,9 @@ class Session:
         for name, value in variables.items():
             if not isinstance(name, str) or not name.isidentifier():
                 raise ValueError(f"variable names must be identifiers, got {name!r}")
-            request.variables[name] = dumps_for_remote(value, f"variable '{name}'")
+            request.variables[name] = dumps_for_remote(
+                value, f"variable '{name}'", self._sources_sent
+            )
         await self._unary("PushVariables", request)
 
     def push(self, **variables: Any) -> None:
@@ -682,7 +700,7 @@ class Session:
 
     # -- objects ---------------------------------------------------------------------------
     async def _acreate_object(self, obj: Any) -> tuple[str, str]:
-        data = dumps_for_remote(obj, "remote object")
+        data = dumps_for_remote(obj, "remote object", self._sources_sent)
         request = epb.CreateObjectRequest(
             session_id=self.id,
             object=codec.pb.PickledObject(data=data, type_name=type(obj).__qualname__),
@@ -733,7 +751,7 @@ class Session:
         call.object_id = object_id
         call.method = method
         call.pickled_args = dumps_for_remote(
-            (tuple(args), dict(kwargs or {})), "arguments"
+            (tuple(args), dict(kwargs or {})), "arguments", self._sources_sent
         )
         call.timeout_s = float(timeout or 0)
         return request
@@ -851,7 +869,9 @@ class Session:
             nodes = list(pipeline.nodes)
         else:
             nodes = list(pipeline)
-        return epb.PipelineSpec(pickled_nodes=dumps_for_remote(nodes, "pipeline nodes"))
+        return epb.PipelineSpec(
+            pickled_nodes=dumps_for_remote(nodes, "pipeline nodes", self._sources_sent)
+        )
 
     async def _arun_pipeline(
         self, spec: epb.PipelineSpec, data: Any, timeout: float | None

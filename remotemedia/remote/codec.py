@@ -10,8 +10,11 @@ in place (return new arrays instead). Text, bytes, ``None``, ``bool``, ``int`` a
 from __future__ import annotations
 
 import base64
+import collections
+import io
 import logging
 import pickle
+import types
 from typing import Any
 
 import cloudpickle
@@ -78,6 +81,26 @@ def _array(data: bytes, dtype: str, shape: Any, what: str) -> np.ndarray:
         raise CodecError(f"malformed {what}: {exc}") from exc
 
 
+_DYNAMIC_CODE = "<dynamic-code>"
+
+
+def _code_reduce(code: types.CodeType) -> Any:
+    # cloudpickle names all code it ships "<dynamic-code>"; keep the real file name
+    # (a notebook cell's, a script's) so that remote tracebacks name it and, with
+    # the sources sent along (remotemedia.remote.sources), show its lines.
+    constructor, args = cloudpickle.cloudpickle._code_reduce(code)
+    index = args.index(_DYNAMIC_CODE)
+    return constructor, (*args[:index], code.co_filename, *args[index + 1 :])
+
+
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle's pickler, keeping code objects' file names."""
+
+    dispatch_table = collections.ChainMap(
+        {types.CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table
+    )
+
+
 def dumps(obj: Any, what: str = "value") -> bytes:
     """cloudpickles ``obj``.
 
@@ -85,7 +108,9 @@ def dumps(obj: Any, what: str = "value") -> bytes:
         TypeError: Naming ``what`` and why it cannot be pickled.
     """
     try:
-        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        with io.BytesIO() as file:
+            _Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+            return file.getvalue()
     except Exception as exc:  # noqa: BLE001 - pickling raises many types
         raise TypeError(
             f"cannot send {what} of type {type(obj).__name__}: {exc}"

@@ -9,7 +9,13 @@ from typing import Any
 
 import grpc
 
-from remotemedia.core.errors import ManifestError, NodeError, RemoteError
+from remotemedia.core.errors import (
+    ManifestError,
+    NodeError,
+    RemoteError,
+    is_library_file,
+    user_traceback,
+)
 
 __all__ = [
     "abort_with",
@@ -68,8 +74,17 @@ def error_record(exc: BaseException, message: str | None = None) -> dict[str, st
         "code": code_for(exc).name,
         "message": text or type(exc).__name__,
         "error_type": type(exc).__name__,
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": _user_frames(exc),
     }
+
+
+def _user_frames(exc: BaseException) -> str:
+    """The traceback from the user's code on, or "" when it has none (the error
+    is the server's own: its message says what is wrong)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not any(not is_library_file(frame.filename) for frame in frames):
+        return ""
+    return user_traceback(exc)
 
 
 def error_from_record(record: dict[str, str]) -> RemoteError:

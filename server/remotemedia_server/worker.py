@@ -42,7 +42,12 @@ os.environ["MPLBACKEND"] = "module://remotemedia_server.mpl_backend"
 import numpy as np  # noqa: E402
 
 import remotemedia as rm  # noqa: E402
-from remotemedia.core.errors import NodeError, RemoteError  # noqa: E402
+from remotemedia.core.errors import (  # noqa: E402
+    NodeError,
+    RemoteError,
+    hide_library_frames,
+    user_traceback,
+)
 from remotemedia.core.node import Node, Outputs  # noqa: E402
 from remotemedia.core.stats import NodeStats  # noqa: E402
 from remotemedia.remote import codec  # noqa: E402
@@ -176,7 +181,8 @@ def _user_code(func: Any, *args: Any) -> Any:
         raise RemoteError(
             f"{type(exc).__name__}: {exc}",
             code="UNKNOWN",
-            remote_traceback="".join(traceback.format_exception(exc)),
+            # From the user's code on: the worker's own frames are hidden.
+            remote_traceback=user_traceback(exc),
             error_type=type(exc).__name__,
         ) from exc
 
@@ -757,7 +763,9 @@ class Worker:
             tb = tb.tb_next
         if isinstance(exc, SyntaxError):
             tb = None
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
+        text = hide_library_frames(
+            "".join(traceback.format_exception(type(exc), exc, tb))
+        )
         error = epb.RemoteException(
             error_type=type(exc).__name__, message=str(exc), traceback=text
         )

@@ -231,3 +231,15 @@ def test_interrupt_prints_one_line_and_no_traceback(ip: InteractiveShell) -> Non
     assert "the remote cell was cancelled" in text
     assert "Traceback" not in text and "magics.py" not in text
     assert len(text.strip().splitlines()) == 1
+
+
+def test_rm_remote_help_is_the_function(ip: InteractiveShell) -> None:
+    import remotemedia.remote  # noqa: F401 - binds rm.remote to the package
+
+    info = ip.inspector.info(rm.remote, "rm.remote", detail_level=0)
+    assert info["docstring"].startswith("Runs ``node`` on a server session")
+    assert "Args:" in info["docstring"] and "window" in info["docstring"]
+    assert "node" in info["definition"] and "window" in info["definition"]
+    shown = " ".join(str(v) for v in info.values() if isinstance(v, str))
+    assert "Makes ``rm.remote(node)`` work" not in shown
+    assert not info.get("class_docstring") and not info.get("call_docstring")
