@@ -881,7 +881,17 @@ class Worker:
     # -- nodes and streams (asyncio loop) ------------------------------------------
     def _build_nodes(self, spec: dict[str, Any]) -> tuple[list[Node], bool]:
         if "manifest" in spec:
-            pipeline = rm.Pipeline.from_manifest(spec["manifest"])
+            manifest = spec["manifest"]
+            if isinstance(manifest, str):
+                # Parsed here: client text is never taken for a path on the server.
+                try:
+                    manifest = json.loads(manifest)
+                except ValueError as exc:
+                    raise rm.ManifestError(
+                        f"manifest is not valid JSON: {exc}"
+                    ) from None
+            # Entries the client marked remote run here, in this worker.
+            pipeline = rm.Pipeline.from_manifest(manifest, placement="local")
             nodes = list(pipeline.nodes)
             owned = True
         elif "pickled" in spec:
