@@ -172,7 +172,9 @@ class Node:
 
     async def _call(self, fn: Any, data: Any) -> Any:
         """Runs a sync callable inline or on the node's thread (see ``blocking``)."""
-        if self._threaded():
+        # A coroutine driven without a loop (the worker's inline steps, already off
+        # the loop's thread) keeps its calls on the calling thread.
+        if self._threaded() and asyncio._get_running_loop() is not None:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix=f"rm-{self.name}"
