@@ -1,0 +1,162 @@
+"""Test helpers that ship with the package: a sending track and a lossy link.
+
+Used by the test suite and the latency benchmark, and handy for notebooks without a
+browser: an aiortc peer that plays an ``rm.AudioFrame`` in real time, and a wrapper
+around a sender's transport that drops or swaps RTP packets (seeded, so runs repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fractions
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from remotemedia.core.frames import AudioFrame
+from remotemedia.webrtc._deps import aiortc
+from remotemedia.webrtc.resample import FrameCutter, av_frame_s16, to_int16
+
+__all__ = ["ArrayAudioTrack", "LinkStats", "impair"]
+
+RATE = 48000
+SAMPLES = 960
+
+_MediaStreamTrack: Any = aiortc().MediaStreamTrack
+
+
+class ArrayAudioTrack(_MediaStreamTrack):  # type: ignore[misc]
+    """An aiortc audio track that plays ``audio`` once, paced in real time, then ends.
+
+    Args:
+        audio: What to send (any rate; sent as 48 kHz, 20 ms frames).
+        speed: Pace relative to real time (1.0: real time).
+        lead_in: Seconds of silence sent before ``audio`` (lets ICE settle).
+
+    Attributes:
+        sent_at: ``time.time()`` at which each 20 ms frame of ``audio`` was handed to
+            the sender, by frame index (index 0 starts at ``audio``'s first sample).
+    """
+
+    kind = "audio"
+
+    def __init__(
+        self, audio: AudioFrame, speed: float = 1.0, lead_in: float = 0.0
+    ) -> None:
+        super().__init__()
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed!r}")
+        cutter = FrameCutter(RATE, 1, SAMPLES)
+        self._blocks = cutter.push(
+            av_frame_s16(to_int16(audio.samples), audio.sample_rate)
+        )
+        # Flush the resampler's tail with a frame of silence.
+        self._blocks += cutter.push(
+            av_frame_s16(np.zeros((1, SAMPLES), np.int16), RATE)
+        )
+        self._lead = int(round(lead_in * RATE / SAMPLES))
+        self._speed = float(speed)
+        self._index = 0
+        self._start: float | None = None
+        self.sent_at: dict[int, float] = {}
+
+    @property
+    def frames(self) -> int:
+        """Number of 20 ms frames of audio (lead-in excluded)."""
+        return len(self._blocks)
+
+    async def recv(self) -> Any:
+        """The next frame, on time (aiortc's sender calls this)."""
+        position = self._index - self._lead
+        if position >= len(self._blocks) or self.readyState != "live":
+            self.stop()
+            raise aiortc().mediastreams.MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        wait = self._start + self._index * SAMPLES / RATE / self._speed - now
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if position < 0:
+            pcm = np.zeros((1, SAMPLES), np.int16)
+        else:
+            pcm = to_int16(self._blocks[position])
+            self.sent_at[position] = time.time()
+        frame = av_frame_s16(pcm, RATE)
+        frame.pts = self._index * SAMPLES
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._index += 1
+        return frame
+
+
+@dataclasses.dataclass
+class LinkStats:
+    """What :func:`impair` did, by RTP sequence number.
+
+    Attributes:
+        sent: Packets handed to the network.
+        dropped: Sequence numbers dropped.
+        swapped: Sequence numbers sent after their successor.
+    """
+
+    sent: int = 0
+    dropped: list[int] = dataclasses.field(default_factory=list)
+    swapped: list[int] = dataclasses.field(default_factory=list)
+
+
+def impair(
+    sender: Any, loss: float = 0.0, reorder: float = 0.0, seed: int = 0
+) -> LinkStats:
+    """Drops and swaps the RTP packets an aiortc ``RTCRtpSender`` sends.
+
+    Call after the connection is set up (the sender's transport exists). A swapped
+    packet is held back and sent right after the next packet.
+
+    Args:
+        sender: The aiortc sender (``pc.addTrack(...)`` returns it).
+        loss: Probability that a packet is dropped.
+        reorder: Probability that a packet is swapped with the next one.
+        seed: Seed of the random choices.
+
+    Returns:
+        The live record of what was done.
+
+    Raises:
+        ValueError: If a probability is outside [0, 1).
+    """
+    for name, value in (("loss", loss), ("reorder", reorder)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    transport = sender.transport
+    original: Callable[[bytes], Awaitable[None]] = transport._send_rtp
+    rng = random.Random(seed)
+    stats = LinkStats()
+    held: list[bytes] = []
+
+    from aiortc.rtp import is_rtcp
+
+    async def send(data: bytes) -> None:
+        if is_rtcp(data):
+            await original(data)
+            return
+        seq = int.from_bytes(data[2:4], "big")
+        if rng.random() < loss:
+            stats.dropped.append(seq)
+            return
+        if not held and rng.random() < reorder:
+            held.append(data)
+            return
+        stats.sent += 1
+        await original(data)
+        if held:
+            late = held.pop()
+            stats.swapped.append(int.from_bytes(late[2:4], "big"))
+            stats.sent += 1
+            await original(late)
+
+    transport._send_rtp = send
+    return stats
