@@ -166,7 +166,7 @@ class JitterBuffer:
         self._held[ext] = (ts, payload, now)
         out = self._drain(now)
         # A gap may not hold more than max_ms of audio behind it.
-        while self._held and self._held_span() > self.max_ms:
+        while self._held and self._held_span() >= self.max_ms:
             out += self._skip_gap(now)
         return out
 

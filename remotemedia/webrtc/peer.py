@@ -295,6 +295,10 @@ class Peer:
                 "create a new Peer for a new connection",
                 "state",
             )
+        if "\nm=" not in "\n" + description.sdp.replace("\r", ""):
+            raise PeerError(
+                "cannot answer the offer: it has no media section (m= line)", "offer"
+            )
         self._state = "connecting"
         configuration = self._configuration or rtc.RTCConfiguration(iceServers=[])
         pc = self._pc = rtc.RTCPeerConnection(configuration)

@@ -54,10 +54,13 @@ class ArrayAudioTrack(_MediaStreamTrack):  # type: ignore[misc]
         self._blocks = cutter.push(
             av_frame_s16(to_int16(audio.samples), audio.sample_rate)
         )
-        # Flush the resampler's tail with a frame of silence.
+        # Flush the resampler's tail with silence, then keep the frames that hold
+        # the audio (the last one padded): the track is as long as ``audio``,
+        # rounded up to a whole frame.
         self._blocks += cutter.push(
             av_frame_s16(np.zeros((1, SAMPLES), np.int16), RATE)
         )
+        self._blocks = self._blocks[: -(-round(audio.duration * RATE) // SAMPLES)]
         self._lead = int(round(lead_in * RATE / SAMPLES))
         self._speed = float(speed)
         self._index = 0
@@ -86,7 +89,8 @@ class ArrayAudioTrack(_MediaStreamTrack):  # type: ignore[misc]
         else:
             pcm = to_int16(self._blocks[position])
             self.sent_at[position] = time.time()
-        frame = av_frame_s16(pcm, RATE)
+        # Sent as stereo: aiortc's encoder upmixes mono 3 dB down.
+        frame = av_frame_s16(np.repeat(pcm, 2, axis=0), RATE)
         frame.pts = self._index * SAMPLES
         frame.time_base = fractions.Fraction(1, RATE)
         self._index += 1
@@ -101,9 +105,11 @@ class LinkStats:
         sent: Packets handed to the network.
         dropped: Sequence numbers dropped.
         swapped: Sequence numbers sent after their successor.
+        last: Sequence number of the last packet sent (None before the first).
     """
 
     sent: int = 0
+    last: int | None = None
     dropped: list[int] = dataclasses.field(default_factory=list)
     swapped: list[int] = dataclasses.field(default_factory=list)
 
@@ -151,6 +157,7 @@ def impair(
             held.append(data)
             return
         stats.sent += 1
+        stats.last = seq
         await original(data)
         if held:
             late = held.pop()

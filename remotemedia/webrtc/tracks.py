@@ -95,6 +95,9 @@ class ReturnAudioTrack(_MediaStreamTrack):  # type: ignore[misc]
             self.sent += 1
         else:
             pcm = np.zeros((self._channels, SEND_SAMPLES), np.int16)
+        # Always stereo: aiortc's encoder upmixes mono 3 dB down.
+        if pcm.shape[0] == 1:
+            pcm = np.repeat(pcm, 2, axis=0)
         frame = av_frame_s16(pcm, SEND_RATE)
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, SEND_RATE)
