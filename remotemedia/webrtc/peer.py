@@ -9,6 +9,7 @@ hop to that loop from whichever loop awaits them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -47,21 +48,33 @@ class _Stream:
     def __init__(self, peer: Peer, queue: DropOldestQueue[Any]) -> None:
         self._peer = peer
         self._queue = queue
+        self._ready: collections.deque[Any] = collections.deque()
         self._end: BaseException | _End | None = None
 
     def __aiter__(self) -> _Stream:
         return self
 
     async def __anext__(self) -> Any:
-        if self._end is None:
-            item = await self._peer._on_loop(self._queue.get())
+        while self._end is None:
+            if not self._ready:
+                # One hop to the peer's loop fetches everything queued, so a
+                # consumer on another loop catches up at once after a stall.
+                self._ready.extend(await self._peer._on_loop(self._batch()))
+            item = self._ready.popleft()
             if not isinstance(item, (_End, BaseException)):
                 return item
             self._end = item  # stays ended on later calls
+            self._ready.clear()
             self._peer._unsubscribe(self._queue)
         if isinstance(self._end, BaseException):
             raise self._end
         raise StopAsyncIteration
+
+    async def _batch(self) -> list[Any]:
+        items = [await self._queue.get()]
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
 
     async def aclose(self) -> None:
         """Stops receiving (the peer keeps running)."""

@@ -21,7 +21,7 @@ from remotemedia.core.frames import AudioFrame
 from remotemedia.webrtc._deps import aiortc
 from remotemedia.webrtc.resample import FrameCutter, av_frame_s16, to_int16
 
-__all__ = ["ArrayAudioTrack", "LinkStats", "impair"]
+__all__ = ["ArrayAudioTrack", "LinkStats", "impair", "impair_incoming"]
 
 RATE = 48000
 SAMPLES = 960
@@ -114,6 +114,48 @@ class LinkStats:
     swapped: list[int] = dataclasses.field(default_factory=list)
 
 
+class _Impairment:
+    """Drops and swaps RTP packets on their way (RTCP passes untouched)."""
+
+    def __init__(self, loss: float, reorder: float, seed: int) -> None:
+        for name, value in (("loss", loss), ("reorder", reorder)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        self.loss = loss
+        self.reorder = reorder
+        self.rng = random.Random(seed)
+        self.stats = LinkStats()
+        self.held: list[tuple[bytes, tuple[Any, ...]]] = []
+
+    async def pass_on(
+        self,
+        data: bytes,
+        rest: tuple[Any, ...],
+        forward: Callable[..., Awaitable[None]],
+    ) -> None:
+        from aiortc.rtp import is_rtcp
+
+        if len(data) < 4 or is_rtcp(data):
+            await forward(data, *rest)
+            return
+        stats = self.stats
+        seq = int.from_bytes(data[2:4], "big")
+        if self.rng.random() < self.loss:
+            stats.dropped.append(seq)
+            return
+        if not self.held and self.rng.random() < self.reorder:
+            self.held.append((data, rest))
+            return
+        stats.sent += 1
+        stats.last = seq
+        await forward(data, *rest)
+        if self.held:
+            late, late_rest = self.held.pop()
+            stats.swapped.append(int.from_bytes(late[2:4], "big"))
+            stats.sent += 1
+            await forward(late, *late_rest)
+
+
 def impair(
     sender: Any, loss: float = 0.0, reorder: float = 0.0, seed: int = 0
 ) -> LinkStats:
@@ -134,36 +176,44 @@ def impair(
     Raises:
         ValueError: If a probability is outside [0, 1).
     """
-    for name, value in (("loss", loss), ("reorder", reorder)):
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    impairment = _Impairment(loss, reorder, seed)
     transport = sender.transport
-    original: Callable[[bytes], Awaitable[None]] = transport._send_rtp
-    rng = random.Random(seed)
-    stats = LinkStats()
-    held: list[bytes] = []
-
-    from aiortc.rtp import is_rtcp
+    original: Callable[..., Awaitable[None]] = transport._send_rtp
 
     async def send(data: bytes) -> None:
-        if is_rtcp(data):
-            await original(data)
-            return
-        seq = int.from_bytes(data[2:4], "big")
-        if rng.random() < loss:
-            stats.dropped.append(seq)
-            return
-        if not held and rng.random() < reorder:
-            held.append(data)
-            return
-        stats.sent += 1
-        stats.last = seq
-        await original(data)
-        if held:
-            late = held.pop()
-            stats.swapped.append(int.from_bytes(late[2:4], "big"))
-            stats.sent += 1
-            await original(late)
+        await impairment.pass_on(data, (), original)
 
     transport._send_rtp = send
-    return stats
+    return impairment.stats
+
+
+def impair_incoming(
+    peer: Any, loss: float = 0.0, reorder: float = 0.0, seed: int = 0
+) -> LinkStats:
+    """Drops and swaps the RTP packets a :class:`~remotemedia.webrtc.Peer` receives.
+
+    For senders this process does not control (a browser). Call after
+    ``peer.accept()``; packets are impaired after decryption, before any receiver
+    (ours or aiortc's) sees them.
+
+    Raises:
+        ValueError: If a probability is outside [0, 1) or the peer has no
+            connection yet.
+    """
+    pc = getattr(peer, "_pc", None)
+    if pc is None:
+        raise ValueError("impair_incoming needs a Peer after accept()")
+    impairment = _Impairment(loss, reorder, seed)
+    transports = {
+        id(t.receiver.transport): t.receiver.transport for t in pc.getTransceivers()
+    }
+    for transport in transports.values():
+        original: Callable[..., Awaitable[None]] = transport._handle_rtp_data
+
+        async def handle(
+            data: bytes, arrival_time_ms: int, forward: Any = original
+        ) -> None:
+            await impairment.pass_on(data, (arrival_time_ms,), forward)
+
+        transport._handle_rtp_data = handle
+    return impairment.stats

@@ -119,7 +119,7 @@ async def read_audio(
     errors = aiortc().mediastreams.MediaStreamError
     frame_len = sample_rate // 50
     cutter = FrameCutter(sample_rate, channels, frame_len)
-    emitted = 0
+    emitted = 0  # output samples, advanced over lost packets to keep RTP time
     next_pts: int | None = None
     while True:
         try:
@@ -127,7 +127,9 @@ async def read_audio(
         except errors:
             return
         if next_pts is not None and frame.pts is not None and frame.pts > next_pts:
-            counters["lost"] = counters.get("lost", 0) + (frame.pts - next_pts) // 960
+            gap = frame.pts - next_pts
+            counters["lost"] = counters.get("lost", 0) + gap // SEND_SAMPLES
+            emitted += gap * sample_rate // SEND_RATE
         if frame.pts is not None:
             next_pts = frame.pts + frame.samples
         for block in cutter.push(frame):
