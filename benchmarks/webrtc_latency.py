@@ -89,21 +89,22 @@ async def python_run(path: str, loss: float, seconds: float, seed: int) -> dict:
     peer = Peer(jitter_buffer=path == "remotemedia")
     frames = peer.frames()
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    track = ArrayAudioTrack(tone(seconds), lead_in=0.5)
+    track = ArrayAudioTrack(tone(seconds))
     sender = client.addTrack(track)
+    impair(sender, loss=loss, seed=seed, after=5)
+    wire = stamp_wire(sender)  # outside the loss: every packet's send time
     await client.setLocalDescription(await client.createOffer())
     local = client.localDescription
     answer = await peer.accept({"sdp": local.sdp, "type": local.type})
     await client.setRemoteDescription(RTCSessionDescription(**answer))
     await peer.connected(10.0)
-    impair(sender, loss=loss, seed=seed)
     received: list[tuple[float, float]] = []
-    limit = track.frames + 25  # lead-in frames included
+    limit = track.frames
 
     async def collect() -> None:
         async for frame in frames:
             received.append((frame.timestamp, time.time()))
-            if len(received) >= limit + 100:
+            if len(received) >= limit:
                 return
 
     with contextlib.suppress(asyncio.TimeoutError):
@@ -111,14 +112,38 @@ async def python_run(path: str, loss: float, seconds: float, seed: int) -> dict:
     stats = peer.stats()
     await client.close()
     await peer.close()
-    lead = 25  # 0.5 s of lead-in at 20 ms
     ms = []
     for timestamp, at in received:
-        index = round(timestamp / 0.02) - lead
-        sent = track.sent_at.get(index)
+        sent = wire.get(round(timestamp / 0.02))
         if sent is not None:
             ms.append((at - sent) * 1000.0)
     return row("python", path, loss, ms, stats)
+
+
+def stamp_wire(sender: Any) -> dict[int, float]:
+    """Records when each RTP packet leaves (before the loss), by 20 ms index.
+
+    Installed before the connection, so the index counts from the stream's first
+    packet, like the receiver's timestamps; the time is taken where the packet goes to the socket, so the
+    sender's encoder thread scheduling is not counted against either receive path.
+    """
+    from aiortc.rtp import is_rtcp
+
+    transport = sender.transport
+    original = transport._send_rtp
+    sent: dict[int, float] = {}
+    first: list[int] = []
+
+    async def send(data: bytes) -> None:
+        if not is_rtcp(data) and len(data) >= 12:
+            timestamp = int.from_bytes(data[4:8], "big")
+            if not first:
+                first.append(timestamp)  # installed before the stream starts
+            sent[((timestamp - first[0]) % 2**32) // 960] = time.time()
+        await original(data)
+
+    transport._send_rtp = send
+    return sent
 
 
 # -- (a) browser onsets ----------------------------------------------------------

@@ -24,7 +24,7 @@ from remotemedia.webrtc.decode import OpusStream
 from remotemedia.webrtc.errors import PeerError
 from remotemedia.webrtc.jitter import JitterBuffer, JitterStats
 from remotemedia.webrtc.queues import DropOldestQueue
-from remotemedia.webrtc.receiver import AudioReceiver
+from remotemedia.webrtc.receiver import AudioReceiver, discard_media
 from remotemedia.webrtc.results import CHANNEL, to_message
 from remotemedia.webrtc.tracks import ReturnAudioTrack, read_audio, read_video
 
@@ -340,15 +340,15 @@ class Peer:
         self._tasks.append(self._loop.create_task(self._run_pipeline()))
 
     def _on_track(self, track: Any) -> None:
+        receiver = next(
+            (
+                t.receiver
+                for t in self._pc.getTransceivers()
+                if t.receiver.track is track
+            ),
+            None,
+        )
         if track.kind == "audio":
-            receiver = next(
-                (
-                    t.receiver
-                    for t in self._pc.getTransceivers()
-                    if t.receiver.track is track
-                ),
-                None,
-            )
             if self._use_jitter and receiver is not None and self._receiver is None:
                 self._receiver = AudioReceiver(
                     receiver,
@@ -368,9 +368,10 @@ class Peer:
                         )
                     )
                 )
-        elif track.kind == "video":
-            emit = self._emit if self.video else _discard
-            self._tasks.append(self._loop.create_task(read_video(track, emit)))
+        elif track.kind == "video" and self.video:
+            self._tasks.append(self._loop.create_task(read_video(track, self._emit)))
+        elif track.kind == "video" and receiver is not None:
+            discard_media(receiver)  # video nobody asked for: do not decode it
 
     def _on_datachannel(self, channel: Any) -> None:
         if channel.label == CHANNEL:
@@ -488,10 +489,6 @@ class Peer:
             self._sent_messages += 1
         except Exception as exc:  # a closing channel; the output stays in outputs()
             logger.debug("could not send on %s: %s", CHANNEL, exc)
-
-
-def _discard(frame: Any) -> None:
-    """Drops video frames nobody asked for (they must still be read)."""
 
 
 def _description(offer: Any) -> tuple[Any, bool]:

@@ -22,7 +22,7 @@ from remotemedia.webrtc.jitter import JitterBuffer, Slot
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AudioReceiver"]
+__all__ = ["AudioReceiver", "discard_media", "stop_aiortc_decoder"]
 
 # Longest pause in sending (RTP timestamps jumping without lost packets) filled
 # with silence; longer pauses just move the timeline on.
@@ -145,8 +145,34 @@ class AudioReceiver:
         # Our buffer replaces aiortc's decode path; its thread would only decode
         # every packet again into a queue nobody reads.
         self._aiortc_stopped = True
-        stop = getattr(self._receiver, "_RTCRtpReceiver__stop_decoder", None)
-        if stop is not None:
-            stop()
-        else:  # pragma: no cover - aiortc internals moved
-            logger.warning("could not stop aiortc's audio decoder; it runs unused")
+        stop_aiortc_decoder(self._receiver)
+
+
+def discard_media(receiver: Any) -> None:
+    """Makes an aiortc receiver decode nothing (for media nobody asked for).
+
+    Its decoder thread starts only when the connection is up, so it is stopped at
+    the first packet; RTCP bookkeeping goes on.
+    """
+    original: Callable[..., Awaitable[None]] = receiver._handle_rtp_packet
+    stopped: list[bool] = []
+
+    async def handle(packet: Any, arrival_time_ms: int) -> None:
+        if not stopped:
+            stopped.append(True)
+            stop_aiortc_decoder(receiver)
+        await original(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle
+
+
+def stop_aiortc_decoder(receiver: Any) -> None:
+    """Stops the decoder thread of an aiortc ``RTCRtpReceiver`` (its track ends).
+
+    Packets still reach the receiver's RTCP bookkeeping; nothing is decoded.
+    """
+    stop = getattr(receiver, "_RTCRtpReceiver__stop_decoder", None)
+    if stop is not None:
+        stop()
+    else:  # pragma: no cover - aiortc internals moved
+        logger.warning("could not stop aiortc's decoder; it runs unused")

@@ -117,7 +117,7 @@ class LinkStats:
 class _Impairment:
     """Drops and swaps RTP packets on their way (RTCP passes untouched)."""
 
-    def __init__(self, loss: float, reorder: float, seed: int) -> None:
+    def __init__(self, loss: float, reorder: float, seed: int, after: int = 0) -> None:
         for name, value in (("loss", loss), ("reorder", reorder)):
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")
@@ -126,6 +126,8 @@ class _Impairment:
         self.rng = random.Random(seed)
         self.stats = LinkStats()
         self.held: list[tuple[bytes, tuple[Any, ...]]] = []
+        self.after = after
+        self.seen = 0
 
     async def pass_on(
         self,
@@ -140,6 +142,12 @@ class _Impairment:
             return
         stats = self.stats
         seq = int.from_bytes(data[2:4], "big")
+        self.seen += 1
+        if self.seen <= self.after:
+            stats.sent += 1
+            stats.last = seq
+            await forward(data, *rest)
+            return
         if self.rng.random() < self.loss:
             stats.dropped.append(seq)
             return
@@ -157,18 +165,24 @@ class _Impairment:
 
 
 def impair(
-    sender: Any, loss: float = 0.0, reorder: float = 0.0, seed: int = 0
+    sender: Any,
+    loss: float = 0.0,
+    reorder: float = 0.0,
+    seed: int = 0,
+    after: int = 0,
 ) -> LinkStats:
     """Drops and swaps the RTP packets an aiortc ``RTCRtpSender`` sends.
 
-    Call after the connection is set up (the sender's transport exists). A swapped
-    packet is held back and sent right after the next packet.
+    Call any time after ``pc.addTrack`` (the sender's transport exists then). A
+    swapped packet is held back and sent right after the next packet.
 
     Args:
         sender: The aiortc sender (``pc.addTrack(...)`` returns it).
         loss: Probability that a packet is dropped.
         reorder: Probability that a packet is swapped with the next one.
         seed: Seed of the random choices.
+        after: Packets left alone at the start (the receiver's first packet
+            defines its timeline).
 
     Returns:
         The live record of what was done.
@@ -176,7 +190,7 @@ def impair(
     Raises:
         ValueError: If a probability is outside [0, 1).
     """
-    impairment = _Impairment(loss, reorder, seed)
+    impairment = _Impairment(loss, reorder, seed, after)
     transport = sender.transport
     original: Callable[..., Awaitable[None]] = transport._send_rtp
 

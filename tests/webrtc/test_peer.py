@@ -229,3 +229,28 @@ async def test_remote_hang_up_ends_the_frames(rtc: Any) -> None:
     assert len(rest) < 250, "frames() did not end when the remote peer left"
     assert peer.state in ("closed", "failed")
     await peer.close()
+
+
+async def test_video_not_asked_for_is_not_decoded(rtc: Any) -> None:
+    from aiortc.mediastreams import VideoStreamTrack
+
+    peer = Peer(video=False)
+    frames = peer.frames()
+    client = rtc.client_pc()
+    client.addTrack(VideoStreamTrack())
+    track = ArrayAudioTrack(rtc.tone(seconds=0.6))
+    client.addTrack(track)
+    reply = await peer.accept(await rtc.offer_of(client))
+    await rtc.answer(client, reply)
+    try:
+        got = await rtc.take(frames, track.frames, timeout=4.0)
+        await asyncio.sleep(0.2)
+        video = [t.receiver for t in peer._pc.getTransceivers() if t.kind == "video"][0]
+    finally:
+        await client.close()
+        await peer.close()
+    assert len(got) == track.frames
+    assert all(isinstance(f, rm.AudioFrame) for f in got)
+    # aiortc's decoder thread for the video was stopped: nothing decoded or queued.
+    assert video._RTCRtpReceiver__decoder_thread is None
+    assert video.track._queue.qsize() <= 1  # at most its end marker
