@@ -3,8 +3,11 @@
 aiortc's receive path holds four packets before the first frame (~80 ms) and never
 shrinks afterwards. This buffer holds nothing while packets arrive in order: each one
 is released the moment it arrives. Only a gap in the sequence numbers makes it wait,
-and only up to a time-based target delay (default 20 ms) counted from the arrival of
-the first packet behind the gap. A packet that shows up in time fills the gap
+and only until the missing packet is a time-based target delay (default 20 ms) later
+than it was due. When it was due is known from the last packet that arrived before it
+(its arrival plus the RTP time between them), so a lone loss costs nothing: the packet
+behind it arrives about one packet time after the lost one was due and releases the
+gap at once with a 20 ms target. A packet that shows up in time fills the gap
 (``reordered``); otherwise the gap is released as concealment slots (``concealed``)
 and a packet arriving after that is discarded (``late``) and raises the target delay
 towards ``max_ms``, from where it decays back to the base while no packet is late.
@@ -130,7 +133,8 @@ class JitterBuffer:
         self._next_seq = 0
         self._next_ts = 0  # expected timestamp of the next slot
         self._held: dict[int, tuple[int, bytes, float]] = {}
-        self._concealed_at: dict[int, float] = {}
+        self._concealed_at: dict[int, float] = {}  # seq -> when it was due
+        self._anchor: tuple[float, int] | None = None  # last real packet (arrival, ts)
 
     # -- input ----------------------------------------------------------------
     def push(self, seq: int, timestamp: int, payload: bytes, now: float) -> list[Slot]:
@@ -146,12 +150,12 @@ class JitterBuffer:
         self.stats.packets += 1
         ext, ts = self._unwrap(seq & 0xFFFF, timestamp & 0xFFFFFFFF)
         if ext < self._next_seq:
-            gap_start = self._concealed_at.pop(ext, None)
-            if gap_start is None:
+            due = self._concealed_at.pop(ext, None)
+            if due is None:
                 self.stats.duplicates += 1
             else:
                 self.stats.late += 1
-                self._raise_target(now - gap_start)
+                self._raise_target(now - due)
             return []
         if ext - self._next_seq > _RESYNC_SEQ:
             self.stats.resets += 1
@@ -165,6 +169,7 @@ class JitterBuffer:
             self.stats.reordered += 1
         self._held[ext] = (ts, payload, now)
         out = self._drain(now)
+        out += self.expire(now)  # a gap already overdue is given up at once
         # A gap may not hold more than max_ms of audio behind it.
         while self._held and self._held_span() >= self.max_ms:
             out += self._skip_gap(now)
@@ -185,8 +190,9 @@ class JitterBuffer:
         """When the current gap must be given up (None: no gap)."""
         if not self._held:
             return None
-        first = self._held[min(self._held)]
-        return first[2] + self.stats.target_ms / 1000.0
+        return self._due(self._next_ts, self._held[min(self._held)][2]) + (
+            self.stats.target_ms / 1000.0
+        )
 
     @property
     def held(self) -> int:
@@ -227,6 +233,7 @@ class JitterBuffer:
             out.append(Slot(payload, ts, self._frame_ticks, self._next_seq))
             self._next_seq += 1
             self._next_ts = ts + self._frame_ticks
+            self._anchor = (arrival, ts)
             self._released(now - arrival)
         return out
 
@@ -239,14 +246,22 @@ class JitterBuffer:
         out: list[Slot] = []
         for i in range(missing):
             seq = self._next_seq + i
-            out.append(Slot(None, self._next_ts + i * ticks, ticks, seq))
-            self._concealed_at[seq] = arrival
+            ts = self._next_ts + i * ticks
+            out.append(Slot(None, ts, ticks, seq))
+            self._concealed_at[seq] = self._due(ts, arrival)
         self.stats.concealed += missing
         while len(self._concealed_at) > _CONCEALED_MEMORY:
             del self._concealed_at[next(iter(self._concealed_at))]
         self._next_seq = first
         self._next_ts = ts_first
         return out + self._drain(now)
+
+    def _due(self, ts: int, fallback: float) -> float:
+        """When the packet with timestamp ``ts`` was due to arrive."""
+        if self._anchor is None:
+            return fallback
+        arrival, anchor_ts = self._anchor
+        return arrival + (ts - anchor_ts) / self.clock_rate
 
     def _held_span(self) -> float:
         first = self._held[min(self._held)][0]

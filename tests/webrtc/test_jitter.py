@@ -28,27 +28,37 @@ def test_in_order_packets_are_released_on_arrival() -> None:
 def test_reordered_packet_within_target_fills_the_gap() -> None:
     buf = JitterBuffer(target_ms=20)
     assert push(buf, 0, 0.0) == [0]
-    assert push(buf, 2, 0.040) == []
-    assert buf.deadline == pytest.approx(0.060)
-    assert push(buf, 1, 0.045) == [1, 2]
+    assert push(buf, 2, 0.030) == []
+    # Packet 1 was due at 20 ms (packet 0's arrival + 20 ms of RTP time).
+    assert buf.deadline == pytest.approx(0.040)
+    assert push(buf, 1, 0.035) == [1, 2]
     assert buf.stats.reordered == 1
     assert buf.stats.concealed == 0
     assert buf.stats.max_delay_ms == pytest.approx(5.0)
 
 
+def test_a_lone_loss_adds_no_wait() -> None:
+    buf = JitterBuffer(target_ms=20)
+    push(buf, 0, 0.0)
+    # Packet 2 arrives on time, 20 ms after the lost packet 1 was due: the gap is
+    # overdue already and is released with it.
+    assert push(buf, 2, 0.040) == [-1, 2]
+    assert buf.stats.concealed == 1 and buf.stats.max_delay_ms == 0.0
+
+
 def test_gap_is_concealed_at_the_deadline_and_late_packet_raises_target() -> None:
     buf = JitterBuffer(target_ms=20, max_ms=100)
     push(buf, 0, 0.0)
-    push(buf, 2, 0.040)
-    push(buf, 3, 0.060)
-    assert buf.expire(0.059) == []
-    slots = buf.expire(0.0601)
+    push(buf, 2, 0.035)
+    push(buf, 3, 0.039)
+    assert buf.expire(0.0399) == []
+    slots = buf.expire(0.0401)
     assert [s.payload is None for s in slots] == [True, False, False]
     assert slots[0].timestamp == TICKS and slots[0].duration == TICKS
     assert buf.stats.concealed == 1 and buf.stats.lost == 1
-    assert push(buf, 1, 0.090) == []  # too late: 50 ms after the gap showed
+    assert push(buf, 1, 0.090) == []  # too late: 70 ms after it was due
     assert buf.stats.late == 1 and buf.stats.lost == 0
-    assert 50.0 < buf.stats.target_ms <= 100.0
+    assert 70.0 < buf.stats.target_ms <= 100.0
     # The target decays back while packets flow in order.
     for i in range(4, 1000):
         push(buf, i, i * 0.02)

@@ -111,9 +111,10 @@ async def test_loss_and_reordering_are_concealed_and_counted(rtc: Any) -> None:
     # Drops after the last packet that got through cannot be seen by anyone.
     seen = [s for s in link.dropped if (link.last - s) % 65536 < 32768]
     assert stats["lost"] == len(seen)
-    assert stats["concealed"] == len(seen)
-    assert stats["late"] == 0
-    assert stats["reordered"] == len(link.swapped)
+    # A swapped packet either fills its gap in time or, before the target has
+    # adapted, arrives late (its slot concealed): every one is counted once.
+    assert stats["reordered"] + stats["late"] == len(link.swapped)
+    assert stats["concealed"] == len(seen) + stats["late"]
     # No stall: every slot (concealed or not) came out, in order, on time.
     assert len(got) >= track.frames - (len(link.dropped) - len(seen)) - 1
     assert np.all(np.diff([f.timestamp for f in got]) == pytest.approx(0.02))
