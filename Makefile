@@ -52,7 +52,7 @@ lint: install
 
 bench: runtime
 	$(BIN)/python benchmarks/pipeline_throughput.py
-	@for b in remote_latency runtime_speedup notebook_roundtrip; do \
+	@for b in remote_latency runtime_speedup notebook_roundtrip webrtc_latency; do \
 		if [ -f benchmarks/$$b.py ]; then $(BIN)/python benchmarks/$$b.py; fi; done
 
 lab: install
