@@ -255,3 +255,40 @@ async def test_video_not_asked_for_is_not_decoded(rtc: Any) -> None:
     # aiortc's decoder thread for the video was stopped: nothing decoded or queued.
     assert video._RTCRtpReceiver__decoder_thread is None
     assert video.track._queue.qsize() <= 1  # at most its end marker
+
+
+class _Explode(rm.Node):
+    """Fails on the tenth frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def process(self, data: Any) -> Any:
+        self.count += 1
+        if self.count == 10:
+            raise RuntimeError("boom at frame 10")
+        return data
+
+
+async def test_pipeline_failure_reaches_outputs_and_the_channel(rtc: Any) -> None:
+    peer = Peer(pipeline=rm.Pipeline([_Explode()]))
+    outputs = peer.outputs()
+    frames = peer.frames()
+    client = rtc.client_pc()
+    client.addTrack(ArrayAudioTrack(rtc.tone(seconds=1.0)))
+    channel = client.createDataChannel("rm-results")
+    messages: list[dict[str, Any]] = []
+    channel.on("message", lambda m: messages.append(json.loads(m)))
+    await rtc.answer(client, await peer.accept(await rtc.offer_of(client)))
+    try:
+        with pytest.raises(rm.PipelineError, match="boom at frame 10"):
+            await rtc.take(outputs, 100, timeout=5.0)
+        # The frames keep coming: a failed pipeline does not stop the peer.
+        assert len(await rtc.take(frames, 30, timeout=3.0)) == 30
+        await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+        await peer.close()
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors and "boom at frame 10" in errors[0]["message"]
