@@ -292,3 +292,52 @@ async def test_pipeline_failure_reaches_outputs_and_the_channel(rtc: Any) -> Non
         await peer.close()
     errors = [m for m in messages if m["type"] == "error"]
     assert errors and "boom at frame 10" in errors[0]["message"]
+
+
+async def test_frames_keep_flowing_while_the_consumer_loop_is_blocked(
+    rtc: Any,
+) -> None:
+    """Like a notebook cell running: the consumer's loop blocks, reception goes on."""
+    import threading
+    import time
+
+    peer = Peer()
+    frames = peer.frames()
+    track = ArrayAudioTrack(rtc.tone(seconds=1.5))
+    offer: dict[str, str] = {}
+    answered: asyncio.Future[dict[str, str]] = asyncio.Future()
+    ready = threading.Event()
+    done = threading.Event()
+
+    async def client_side() -> None:  # the sender lives on its own loop and thread
+        client = rtc.client_pc()
+        client.addTrack(track)
+        offer.update(await rtc.offer_of(client))
+        ready.set()
+        while not answered.done():
+            await asyncio.sleep(0.01)
+        await rtc.answer(client, answered.result())
+        while not done.is_set():
+            await asyncio.sleep(0.05)
+        await client.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(client_side(),))
+    thread.start()
+    try:
+        assert await asyncio.to_thread(ready.wait, 5.0)
+        answered.set_result(await peer.accept(offer))
+        first = await rtc.take(frames, 10, timeout=3.0)
+        time.sleep(0.5)  # blocks this loop: 25 frames arrive meanwhile
+        rest = await rtc.take(frames, track.frames - 10, timeout=3.0)
+    finally:
+        done.set()
+        await asyncio.to_thread(thread.join, 5.0)
+        await peer.close()
+    got = first + rest
+    assert len(got) == track.frames
+    assert [round(f.timestamp, 6) for f in got] == [
+        round(i * 0.02, 6) for i in range(len(got))
+    ]
+    stats = peer.stats()
+    assert stats["dropped"] == 0 and stats["lost"] == 0
+    assert stats["max_delay_ms"] < 5.0  # received on time, not when unblocked
