@@ -9,7 +9,6 @@ hop to that loop from whichever loop awaits them.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -26,6 +25,8 @@ from remotemedia.webrtc.jitter import JitterBuffer, JitterStats
 from remotemedia.webrtc.queues import DropOldestQueue
 from remotemedia.webrtc.receiver import AudioReceiver, discard_media
 from remotemedia.webrtc.results import CHANNEL, to_message
+from remotemedia.webrtc.sdp import parse_offer
+from remotemedia.webrtc.streams import END, End, SubscriberStream
 from remotemedia.webrtc.tracks import ReturnAudioTrack, read_audio, read_video
 
 logger = logging.getLogger(__name__)
@@ -33,52 +34,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["Peer"]
 
 T = TypeVar("T")
-
-
-class _End:
-    """Marks the end of a frame or output stream."""
-
-
-_END = _End()
-
-
-class _Stream:
-    """One subscriber's view of a peer's frames or outputs (an async iterator)."""
-
-    def __init__(self, peer: Peer, queue: DropOldestQueue[Any]) -> None:
-        self._peer = peer
-        self._queue = queue
-        self._ready: collections.deque[Any] = collections.deque()
-        self._end: BaseException | _End | None = None
-
-    def __aiter__(self) -> _Stream:
-        return self
-
-    async def __anext__(self) -> Any:
-        while self._end is None:
-            if not self._ready:
-                # One hop to the peer's loop fetches everything queued, so a
-                # consumer on another loop catches up at once after a stall.
-                self._ready.extend(await self._peer._on_loop(self._batch()))
-            item = self._ready.popleft()
-            if not isinstance(item, (_End, BaseException)):
-                return item
-            self._end = item  # stays ended on later calls
-            self._ready.clear()
-            self._peer._unsubscribe(self._queue)
-        if isinstance(self._end, BaseException):
-            raise self._end
-        raise StopAsyncIteration
-
-    async def _batch(self) -> list[Any]:
-        items = [await self._queue.get()]
-        while not self._queue.empty():
-            items.append(self._queue.get_nowait())
-        return items
-
-    async def aclose(self) -> None:
-        """Stops receiving (the peer keeps running)."""
-        self._peer._unsubscribe(self._queue)
 
 
 class Peer:
@@ -145,7 +100,7 @@ class Peer:
         self._pc: Any = None
         self._state = "new"
         self._connected = asyncio.Event()
-        self._ended: BaseException | _End | None = None
+        self._ended: BaseException | End | None = None
         self._frame_subs: list[DropOldestQueue[Any]] = []
         self._output_subs: list[DropOldestQueue[Any]] = []
         self._dropped_gone = 0  # drops of subscribers that left
@@ -191,7 +146,9 @@ class Peer:
         ``queue_size`` frames behind loses the oldest. The iteration ends when the
         peer closes and raises :class:`PeerError` when the connection fails.
         """
-        return _Stream(self, self._subscribe(self._frame_subs))
+        return SubscriberStream(
+            self._subscribe(self._frame_subs), self._on_loop, self._unsubscribe
+        )
 
     def outputs(self) -> AsyncIterator[Any]:
         """The pipeline's outputs from now on (same rules as :meth:`frames`).
@@ -201,7 +158,9 @@ class Peer:
         """
         if self.pipeline is None:
             raise ValueError("this Peer has no pipeline: pass Peer(pipeline=...)")
-        return _Stream(self, self._subscribe(self._output_subs))
+        return SubscriberStream(
+            self._subscribe(self._output_subs), self._on_loop, self._unsubscribe
+        )
 
     def stats(self) -> dict[str, Any]:
         """Receive statistics.
@@ -252,7 +211,7 @@ class Peer:
 
     async def close(self) -> None:
         """Closes the connection and ends every iterator; closing twice is harmless."""
-        await self._on_loop(self._close(_END))
+        await self._on_loop(self._close(END))
 
     async def __aenter__(self) -> Peer:
         return self
@@ -301,7 +260,7 @@ class Peer:
     # -- connection -----------------------------------------------------------
     async def _accept(self, offer: Any) -> Any:
         rtc = aiortc()
-        description, as_dict = _description(offer)
+        description, as_dict = parse_offer(offer)
         if self._state != "new":
             raise PeerError(
                 f"accept() was already called on this Peer (state {self._state!r}); "
@@ -392,7 +351,7 @@ class Peer:
                 )
             )
         elif state == "closed" and self._ended is None:
-            await self._close(_END)  # the remote side hung up: the stream ends
+            await self._close(END)  # the remote side hung up: the stream ends
 
     async def _wait_connected(self, timeout: float) -> None:
         if self._state == "connected":
@@ -418,7 +377,7 @@ class Peer:
             return self._ended
         return PeerError(f"the peer is {self._state}", "closed")
 
-    async def _close(self, end: BaseException | _End) -> None:
+    async def _close(self, end: BaseException | End) -> None:
         if self._ended is not None:
             return
         self._ended = end
@@ -427,7 +386,7 @@ class Peer:
         if self._receiver is not None:
             self._receiver.close()
         if self._pipeline_in is not None:
-            self._pipeline_in.offer(_END, count=False)
+            self._pipeline_in.offer(END, count=False)
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -456,7 +415,7 @@ class Peer:
         async def source() -> AsyncIterator[Any]:
             while True:
                 item = await queue.get()
-                if item is _END:
+                if item is END:
                     return
                 yield item
 
@@ -489,29 +448,3 @@ class Peer:
             self._sent_messages += 1
         except Exception as exc:  # a closing channel; the output stays in outputs()
             logger.debug("could not send on %s: %s", CHANNEL, exc)
-
-
-def _description(offer: Any) -> tuple[Any, bool]:
-    rtc = aiortc()
-    if isinstance(offer, rtc.RTCSessionDescription):
-        description, as_dict = offer, False
-    elif isinstance(offer, dict):
-        missing = [
-            key for key in ("sdp", "type") if not isinstance(offer.get(key), str)
-        ]
-        if missing:
-            raise ValueError(
-                f"offer dict needs string 'sdp' and 'type', missing {missing}"
-            )
-        description, as_dict = (
-            rtc.RTCSessionDescription(offer["sdp"], offer["type"]),
-            True,
-        )
-    else:
-        raise ValueError(
-            "offer must be a {'sdp', 'type'} dict or an RTCSessionDescription, "
-            f"got {type(offer).__name__}"
-        )
-    if description.type != "offer":
-        raise ValueError(f"expected an offer, got type {description.type!r}")
-    return description, as_dict
