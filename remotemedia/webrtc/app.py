@@ -10,8 +10,10 @@
 - ``POST /offer``: JSON ``{"sdp", "type"}`` -> the answer as JSON. Each offer gets its
   own :class:`~remotemedia.webrtc.Peer` and a fresh pipeline.
 
-When the server has a token, every route needs it, as ``Authorization: Bearer <token>``
-or ``?token=<token>`` (for the page); otherwise the answer is 401. The check itself is
+When the server has a token, the page and ``/offer`` need it, as ``Authorization:
+Bearer <token>`` or ``?token=<token>`` (for the page); otherwise the answer is 401.
+``/static/`` (public front-end code, loaded by the page's ``<script>`` tag without
+the token) is open. The check itself is
 the server's (passed in as ``authorize``), not a second implementation.
 """
 
@@ -91,7 +93,9 @@ def create_app(
 
     @web.middleware
     async def auth(request: Any, handler: Callable[[Any], Any]) -> Any:
-        if authorize is not None:
+        # The bundled front end is public code: the page's <script> request
+        # carries no token, so /static/ is open; the page and /offer are not.
+        if authorize is not None and not request.path.startswith("/static/"):
             header = request.headers.get("Authorization", "")
             token = request.query.get("token")
             if not header and token is not None:

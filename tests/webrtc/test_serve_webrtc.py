@@ -61,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
 
 
-async def test_without_the_token_everything_is_401(server: str) -> None:
+async def test_without_the_token_the_page_and_offer_are_401(server: str) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.post(server + "offer", json={"sdp": "", "type": "offer"}) as r:
             assert r.status == 401
@@ -78,6 +78,9 @@ async def test_without_the_token_everything_is_401(server: str) -> None:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with http.post(server + "offer", data=b"{", headers=headers) as r:
             assert r.status == 400
+        # The page's <script> request carries no token: the bundle is public.
+        async with http.get(server + "static/no-such-file.js") as r:
+            assert r.status == 404
 
 
 async def test_offer_streams_a_tone_through_the_manifest_and_back(
