@@ -27,6 +27,9 @@ export interface LiveAppOptions {
 }
 
 const STATS_INTERVAL_MS = 1000;
+// A "disconnected" connection may recover (a brief network hiccup); after this long
+// the other side is taken as gone and the devices are released.
+const DISCONNECTED_GRACE_MS = 6000;
 
 function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -66,6 +69,7 @@ export class LiveApp {
   private context: AudioContext | null = null;
   private meters: LevelMeter[] = [];
   private statsTimer = 0;
+  private graceTimer = 0;
   private results = new Map<string, number>();
   private startedAt = 0;
   private readonly onDeviceChange = (): void => {
@@ -202,6 +206,7 @@ export class LiveApp {
 
   private showLevel(meter: Meter, db: number): void {
     meter.bar.style.width = `${(meterFraction(db) * 100).toFixed(1)}%`;
+    meter.bar.dataset.zone = db >= -3 ? "clip" : db >= -12 ? "high" : "ok";
     meter.db.textContent =
       Number.isFinite(db) && db > -60 ? `${db.toFixed(0)} dB` : "—";
   }
@@ -284,6 +289,14 @@ export class LiveApp {
     if (state !== "disconnected" || message) this.error = message;
     const running =
       state === "starting" || state === "connecting" || state === "connected";
+    window.clearTimeout(this.graceTimer);
+    if (state === "disconnected") {
+      this.graceTimer = window.setTimeout(() => {
+        if (this.state === "disconnected") {
+          this.stop(`${this.error} Press Start to try again.`);
+        }
+      }, DISCONNECTED_GRACE_MS);
+    }
     this.stateBadge.dataset.state = state;
     this.stateBadge.textContent = state;
     this.startButton.disabled = running || state === "disconnected";
@@ -302,6 +315,7 @@ export class LiveApp {
   private teardown(): void {
     window.clearInterval(this.statsTimer);
     this.statsTimer = 0;
+    window.clearTimeout(this.graceTimer);
     this.meters.forEach((meter) => {
       meter.stop();
     });

@@ -47,9 +47,10 @@ const CSS = `
   align-items: center; }
 .rm-live-meter { height: 10px; border-radius: 5px; overflow: hidden;
   background: var(--jp-layout-color3, #eaeef2); }
-.rm-live-meter-bar { height: 100%; width: 0%;
-  background: linear-gradient(90deg, #2da44e 0%, #2da44e 70%, #d4a72c 85%, #cf222e 100%);
-  background-size: 400px 100%; transition: width 60ms linear; }
+.rm-live-meter-bar { height: 100%; width: 0%; background: #2da44e;
+  transition: width 60ms linear; }
+.rm-live-meter-bar[data-zone="high"] { background: #d4a72c; }
+.rm-live-meter-bar[data-zone="clip"] { background: #cf222e; }
 .rm-live-db, .rm-live-counters, .rm-live-kernel {
   font-family: var(--jp-code-font-family, monospace); font-size: 0.9em;
   color: var(--jp-ui-font-color2, #57606a);
