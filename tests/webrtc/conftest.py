@@ -70,11 +70,17 @@ class Rtc:
 
     @staticmethod
     async def read_track(track: Any, seconds: float) -> np.ndarray:
-        """Samples (mono float, 48 kHz) a client receives on ``track`` for ``seconds``."""
+        """Samples (mono float, 48 kHz) a client receives on ``track``.
+
+        Reads for at most ``seconds``, and stops 0.3 s after a loud stretch ended
+        (the sent tone is over), so a slow connection set-up costs no content.
+        """
         chunks: list[np.ndarray] = []
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
-        while loop.time() < end:
+        heard = False
+        quiet = 0
+        while loop.time() < end and not (heard and quiet >= 15):
             try:
                 frame = await asyncio.wait_for(
                     track.recv(), max(0.01, end - loop.time())
@@ -82,7 +88,11 @@ class Rtc:
             except asyncio.TimeoutError:
                 break
             pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels)).T
-            chunks.append(pcm[0].astype(np.float32) / 32768.0)
+            chunk = pcm[0].astype(np.float32) / 32768.0
+            chunks.append(chunk)
+            loud = bool(np.max(np.abs(chunk)) > 0.05)
+            heard = heard or loud
+            quiet = 0 if loud else quiet + 1
         return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
     @staticmethod

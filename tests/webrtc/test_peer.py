@@ -152,7 +152,7 @@ async def test_return_track_carries_the_pipeline_audio_6_db_lower(rtc: Any) -> N
     await rtc.answer(client, reply)
     try:
         back = await asyncio.wait_for(returned, 5.0)
-        audio = await rtc.read_track(back, 2.5)
+        audio = await rtc.read_track(back, 8.0)
         items = await rtc.take(outputs, 10, timeout=1.0)
     finally:
         await client.close()

@@ -100,7 +100,7 @@ async def test_offer_streams_a_tone_through_the_manifest_and_back(
         assert reply["type"] == "answer"
         await rtc.answer(client, reply)
         back = await asyncio.wait_for(returned, 5.0)
-        audio = await rtc.read_track(back, 2.5)
+        audio = await rtc.read_track(back, 8.0)
     finally:
         await client.close()
     loud = np.flatnonzero(np.abs(audio) > 0.05)
