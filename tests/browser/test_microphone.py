@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from tests.browser.conftest import (
+    ANALYSE_RETURN_JS,
     ARTIFACTS,
     CHROMIUM,
     ROOT,
@@ -60,8 +61,11 @@ CELLS = [
     "x = clip.samples[0] * np.hanning(clip.num_samples)\n"
     "hz = np.argmax(np.abs(np.fft.rfft(x))) * clip.sample_rate / len(x)\n"
     "db = 20 * np.log10(np.sqrt(np.mean(clip.samples ** 2)))\n"
+    "stats = mic.stats()\n"
     "print(f'RM-AUDIO hz={hz:.1f} db={db:.1f} rate={clip.sample_rate} '\n"
-    "      f'seconds={clip.duration:.2f} lost={mic.stats()[\"lost\"]}')",
+    "      f'seconds={clip.duration:.2f} lost={stats[\"lost\"]} '\n"
+    "      f'dropped_return={stats[\"dropped_return\"]} '\n"
+    "      f'dropped_consumers={stats[\"dropped_consumers\"]}')",
     # 3: after Stop.
     "print('RM-PEER', mic.peer.state, mic.state)",
 ]
@@ -128,20 +132,21 @@ def test_start_in_the_widget_streams_the_microphone_into_the_kernel(
             # The kernel has the live audio: the tone, at the browser's level.
             _run_cell(page, 1)
             line = _output(page, 1, "RM-AUDIO")
+            print(line)  # the kernel's view, in the test log
             values = dict(re.findall(r"(\w+)=(-?[\d.]+)", line))
             assert abs(float(values["hz"]) - TONE_HZ) < 5.0, line
             assert float(values["rate"]) == 16000 and values["seconds"] == "1.00"
             assert -12.0 < float(values["db"]) < -6.0, line  # half scale: -9 dBFS
             assert values["lost"] == "0", line
 
-            # The Gain(-6) output plays back in the page; both meters move.
-            page.wait_for_function(
-                "() => { const m = document.querySelectorAll('.rm-live-db');"
-                " return m.length === 2 && m[1].textContent.endsWith('dB'); }"
-            )
-            mic = meter_db(widget.locator(".rm-live-db").nth(0).inner_text())
+            # The Gain(-6) output plays back in the page: the tone, 6 dB down
+            # (half scale is -9 dBFS RMS), and the widget's return meter moves.
+            measured = page.evaluate(ANALYSE_RETURN_JS, 1500)
+            assert measured is not None, "no returned stream"
+            assert abs(measured["hz"] - TONE_HZ) < 10.0, measured
+            assert -18.0 < measured["db"] < -12.0, measured
             back = meter_db(widget.locator(".rm-live-db").nth(1).inner_text())
-            assert 3.0 < mic - back < 9.0, (mic, back)
+            assert back > -40.0, back
             # The kernel's statistics reach the widget.
             widget.locator(".rm-live-kernel", has_text="frames").wait_for()
             widget.scroll_into_view_if_needed()
