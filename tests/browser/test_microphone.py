@@ -48,12 +48,17 @@ if not (ROOT / "remotemedia" / "static" / "microphone.js").is_file():
 
 STEP_MS = 60_000
 CELLS = [
-    # 1: the widget (loopback: Chromium and the kernel share this machine).
+    # 1: the widget (loopback: Chromium and the kernel share this machine). The
+    # pipeline returns the audio 6 dB down and, every half second, a line of text.
     "import remotemedia as rm\n"
     "from remotemedia import nodes\n"
-    "mic = rm.widgets.Microphone(\n"
-    "    pipeline=rm.Pipeline([nodes.Gain(db=-6.0)]), loopback=True, stats_interval=0.5\n"
-    ")\n"
+    "def label(frame, count=[0]):\n"
+    "    count[0] += 1\n"
+    "    if count[0] % 25:\n"
+    "        return frame\n"
+    "    return rm.Outputs([frame, f'heard {count[0] * 0.02:.1f} s'])\n"
+    "pipeline = rm.Pipeline([nodes.Gain(db=-6.0), nodes.Lambda(label)])\n"
+    "mic = rm.widgets.Microphone(pipeline, loopback=True, stats_interval=0.5)\n"
     "mic",
     # 2: after Start: a second of live audio, analysed in the kernel.
     "import numpy as np\n"
@@ -68,6 +73,16 @@ CELLS = [
     "      f'dropped_consumers={stats[\"dropped_consumers\"]}')",
     # 3: after Stop.
     "print('RM-PEER', mic.peer.state, mic.state)",
+    # 4, 5: with the camera.
+    "cam = rm.widgets.Microphone(video=True, loopback=True)\ncam",
+    "import asyncio\n"
+    "async def first_video():\n"
+    "    async for frame in cam.frames():\n"
+    "        if isinstance(frame, rm.VideoFrame):\n"
+    "            return frame\n"
+    "video = await asyncio.wait_for(first_video(), 20)\n"
+    "print(f'RM-VIDEO {video.width}x{video.height}')\n"
+    "cam.stop()",
 ]
 
 
@@ -147,6 +162,9 @@ def test_start_in_the_widget_streams_the_microphone_into_the_kernel(
             assert -18.0 < measured["db"] < -12.0, measured
             back = meter_db(widget.locator(".rm-live-db").nth(1).inner_text())
             assert back > -40.0, back
+            # The pipeline's text results show as the last line, and are counted.
+            widget.locator(".rm-live-transcript", has_text="heard").wait_for()
+            widget.locator(".rm-live-counters", has_text="text ").wait_for()
             # The kernel's statistics reach the widget.
             widget.locator(".rm-live-kernel", has_text="frames").wait_for()
             widget.scroll_into_view_if_needed()
@@ -159,6 +177,24 @@ def test_start_in_the_widget_streams_the_microphone_into_the_kernel(
             _run_cell(page, 2)
             assert "RM-PEER closed stopped" in _output(page, 2, "RM-PEER")
             widget.screenshot(path=str(ARTIFACTS / "microphone_stopped.png"))
+
+            # video=True: the camera preview shows and the kernel gets VideoFrames.
+            _run_cell(page, 3)
+            camera = page.locator(".rm-live").nth(1)
+            camera.wait_for()
+            page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for()
+            camera.locator("button.rm-live-start").click()
+            camera.locator(".rm-live-state[data-state='connected']").wait_for()
+            preview = camera.locator("video.rm-live-preview")
+            assert preview.is_visible()
+            preview.evaluate(
+                "v => new Promise(r => v.readyState >= 2 ? r(0) : v.onloadeddata = r)"
+            )
+            camera.scroll_into_view_if_needed()
+            camera.screenshot(path=str(ARTIFACTS / "microphone_video.png"))
+            _run_cell(page, 4)
+            assert re.search(r"RM-VIDEO \d+x\d+", _output(page, 4, "RM-VIDEO"))
+            camera.locator(".rm-live-state[data-state='stopped']").wait_for()
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "microphone_failure.png"))
             raise
