@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install runtime system-deps demo test test-rust test-python lint bench lab clean
+.PHONY: install extension runtime system-deps demo test test-rust test-python lint bench lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[all]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) extension
 	$(BIN)/python -c "import sys; from remotemedia.remote.gen_protos import main; sys.exit(main([]))"
+
+# The browser front end (rm.widgets.Microphone, the serve --webrtc page) is bundled
+# into remotemedia/static/ by esbuild when npm is present.
+extension/node_modules/.installed: extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund
+	touch $@
+
+extension:
+	@if command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory extension/node_modules/.installed && cd extension && npm run build; \
+	else echo "npm not found: skipping the browser front end (remotemedia/static/)"; fi
 
 # The Rust runtime is optional for the SDK; it is built when cargo is present.
 runtime: install
@@ -48,15 +59,16 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/black --check --quiet .
 	$(BIN)/mypy remotemedia server/remotemedia_server
+	@if [ -d extension/node_modules ]; then cd extension && npm run lint && npm run typecheck; fi
 	@if command -v cargo >/dev/null; then cd runtime && cargo fmt --check; fi
 
 bench: runtime
 	$(BIN)/python benchmarks/pipeline_throughput.py
-	@for b in remote_latency runtime_speedup notebook_roundtrip; do \
+	@for b in remote_latency runtime_speedup notebook_roundtrip webrtc_latency; do \
 		if [ -f benchmarks/$$b.py ]; then $(BIN)/python benchmarks/$$b.py; fi; done
 
 lab: install
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/
 
 clean:
-	rm -rf $(VENV) demo-out test-artifacts runtime/target remotemedia/_runtime*.so
+	rm -rf $(VENV) demo-out test-artifacts runtime/target remotemedia/_runtime*.so remotemedia/static extension/node_modules

@@ -43,6 +43,7 @@ from remotemedia.core.node import Node, Source
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.registry import NodeInfo, ParamInfo, list_nodes, node_info
 from remotemedia.notebook.live import LiveSpectrogram, LiveWaveform
+from remotemedia.notebook.microphone import Microphone as Microphone  # noqa: F401
 from remotemedia.notebook.progress import Progress, loading, progress
 
 try:

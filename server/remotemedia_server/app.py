@@ -29,7 +29,14 @@ from remotemedia_server.servicer import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RunningServer", "create_server", "serve", "add_serve_arguments", "main"]
+__all__ = [
+    "RunningServer",
+    "create_server",
+    "serve",
+    "add_serve_arguments",
+    "bearer_ok",
+    "main",
+]
 
 _UNAUTHENTICATED = (
     "missing or invalid token: send the metadata 'authorization: Bearer <token>' "
@@ -37,11 +44,19 @@ _UNAUTHENTICATED = (
 )
 
 
+def bearer_ok(given: str, token: str) -> bool:
+    """Whether an ``authorization`` value is ``Bearer <token>`` (constant time).
+
+    The one token check, used by the gRPC interceptor and the WebRTC app.
+    """
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 class _AuthInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without ``authorization: Bearer <token>`` (health is open)."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._token = token
 
     async def intercept_service(
         self,
@@ -54,7 +69,7 @@ class _AuthInterceptor(grpc.aio.ServerInterceptor):
         for key, value in details.invocation_metadata or ():
             if key == "authorization":
                 given = value if isinstance(value, str) else value.decode()
-        if hmac.compare_digest(given.encode(), self._expected):
+        if bearer_ok(given, self._token):
             return await continuation(details)
         return _deny_handler(details.method)
 
@@ -164,6 +179,7 @@ async def serve(config: ServerConfig, parent_pid: int | None = None) -> None:
     print(
         f"remotemedia server listening on {running.address} token={token}", flush=True
     )
+    webrtc = await _start_webrtc(config) if config.webrtc else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,7 +191,24 @@ async def serve(config: ServerConfig, parent_pid: int | None = None) -> None:
     await stop.wait()
     if watcher is not None:
         watcher.cancel()
+    if webrtc is not None:
+        await webrtc.stop()
     await running.stop()
+
+
+async def _start_webrtc(config: ServerConfig) -> Any:
+    """Starts the standalone WebRTC page and ``/offer`` (``serve --webrtc``)."""
+    from remotemedia.webrtc.app import create_app, pipeline_factory, start_site
+
+    token = config.token
+    app = create_app(
+        pipeline_factory(config.webrtc_pipeline),
+        authorize=(lambda given: bearer_ok(given, token)) if token else None,
+    )
+    site = await start_site(app, config.host, config.webrtc_port)
+    query = f"?token={token}" if token else ""
+    print(f"remotemedia webrtc page on {site.url}{query}", flush=True)
+    return site
 
 
 async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
@@ -218,6 +251,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="what serves the worker ports: native (Rust), grpcio, or auto",
     )
+    parser.add_argument(
+        "--webrtc",
+        action="store_true",
+        help="also serve the WebRTC demo page and POST /offer (needs the webrtc extra)",
+    )
+    parser.add_argument(
+        "--webrtc-port", type=int, default=None, help="WebRTC page port (default 8080)"
+    )
+    parser.add_argument(
+        "--webrtc-pipeline",
+        default=None,
+        help="manifest.json run on each WebRTC connection (default: pass-through)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument(
         "--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS
@@ -236,6 +282,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         "workers": args.workers,
         "kill_grace_s": args.kill_grace,
         "direct_transport": args.direct_transport,
+        "webrtc_port": args.webrtc_port,
+        "webrtc_pipeline": args.webrtc_pipeline,
     }
     config.update({k: v for k, v in options.items() if v is not None}, "command line")
     limits = {
@@ -249,6 +297,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         config.update({"limits": limits}, "command line")
     if args.no_direct:
         config.direct_streams = False
+    if args.webrtc:
+        config.webrtc = True
     if args.no_auth:
         config.token = None
     else:
@@ -268,7 +318,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     )
     try:
         config = config_from_args(args)
-    except (ValueError, OSError) as exc:
+        if config.webrtc:  # a bad manifest or a missing extra fails here, briefly
+            from remotemedia.webrtc.app import pipeline_factory
+
+            pipeline_factory(config.webrtc_pipeline)
+    except (ValueError, OSError, ImportError) as exc:
         print(f"remotemedia serve: {exc}", file=sys.stderr)
         return 2
     try:

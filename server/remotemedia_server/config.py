@@ -13,6 +13,9 @@ Example ``server.yaml``::
     workers: 2                         # warm workers
     direct_streams: true               # clients stream to session workers' ports
     direct_transport: auto             # native (Rust), grpcio, or auto
+    webrtc: true                       # also serve the WebRTC page and POST /offer
+    webrtc_port: 8080
+    webrtc_pipeline: live.json         # manifest per connection (default pass-through)
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ class ServerConfig:
         direct_transport: What serves those ports: "native" (the Rust runtime's
             gRPC endpoint), "grpcio" (``grpc.aio``) or "auto" (native when the
             runtime is built).
+        webrtc: Also serve the standalone WebRTC page and ``POST /offer``.
+        webrtc_port: Its TCP port (0 picks a free one).
+        webrtc_pipeline: Manifest file run on each WebRTC connection (None:
+            pass-through).
     """
 
     host: str = "127.0.0.1"
@@ -86,6 +93,9 @@ class ServerConfig:
     kill_grace_s: float = 2.0
     direct_streams: bool = True
     direct_transport: str = "auto"
+    webrtc: bool = False
+    webrtc_port: int = 8080
+    webrtc_pipeline: str | None = None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ServerConfig:
@@ -138,6 +148,10 @@ class ServerConfig:
             raise ValueError(f"{source}: node_modules must be a list of module names")
         if self.allowed_nodes is not None and not isinstance(self.allowed_nodes, list):
             raise ValueError(f"{source}: allowed_nodes must be a list of node names")
+        if not isinstance(self.webrtc, bool):
+            raise ValueError(f"{source}: webrtc must be true or false")
+        if not isinstance(self.webrtc_port, int) or not 0 <= self.webrtc_port < 65536:
+            raise ValueError(f"{source}: webrtc_port must be a port number")
         if not isinstance(self.direct_streams, bool):
             raise ValueError(f"{source}: direct_streams must be true or false")
         try:
