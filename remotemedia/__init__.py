@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from remotemedia import nodes
 from remotemedia.core import (
     AudioFrame,
+    Interrupt,
     ManifestError,
     Node,
     NodeError,
@@ -42,6 +43,7 @@ __all__ = [
     "Source",
     "Outputs",
     "Pipeline",
+    "Interrupt",
     "NodeError",
     "PipelineError",
     "ManifestError",

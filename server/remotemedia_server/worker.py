@@ -42,6 +42,7 @@ os.environ["MPLBACKEND"] = "module://remotemedia_server.mpl_backend"
 import numpy as np  # noqa: E402
 
 import remotemedia as rm  # noqa: E402
+from remotemedia.core.control import Control, Interrupt  # noqa: E402
 from remotemedia.core.errors import NodeError, RemoteError  # noqa: E402
 from remotemedia.core.node import Node, Outputs  # noqa: E402
 from remotemedia.remote import codec  # noqa: E402
@@ -885,7 +886,9 @@ class Worker:
         for node in nodes[start:]:
             produced: list[Any] = []
             for item in items:
-                if isinstance(item, NodeError):
+                if isinstance(item, (NodeError, Control)):
+                    if isinstance(item, Interrupt):
+                        node.interrupt(item)  # in order; the client also calls early
                     produced.append(item)
                     continue
                 try:
