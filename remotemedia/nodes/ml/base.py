@@ -163,6 +163,7 @@ class ModelNode(Node):
         """All outputs of :meth:`stream` for one input (for direct calls)."""
         if not self._streams():
             return super().process(data)
+        self._interrupted = False  # a fresh input (direct calls skip process_one)
         return Outputs(self.stream(data))
 
     async def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:

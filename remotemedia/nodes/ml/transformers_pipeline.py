@@ -160,9 +160,9 @@ class TransformersPipeline(ModelNode):
         """Runs the pipeline on several inputs at once; one output per input."""
         inputs = [to_pipeline_input(item, self.sample_rate) for item in items]
         self.batch_sizes.append(len(inputs))
-        if len(inputs) == 1:
-            return [self.loaded(inputs[0], **self.call_kwargs)]
-        return list(self.loaded(inputs, batch_size=len(inputs), **self.call_kwargs))
+        # Always a list, so one input gives the same output as one in a batch.
+        outputs = self.loaded(inputs, batch_size=len(inputs), **self.call_kwargs)
+        return list(outputs)
 
     async def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for batch in queued_batches(inputs, self.batch_size):
