@@ -62,6 +62,7 @@ __all__ = [
     "RemoteObject",
     "Session",
     "widgets",
+    "Transcript",
     "__version__",
 ]
 
@@ -76,10 +77,12 @@ _LAZY = {
     "Session": ("remotemedia.remote", "Session"),
     "widgets": ("remotemedia.notebook.widgets", None),
     "data": ("remotemedia.data", None),
+    "Transcript": ("remotemedia.nodes.ml.transcript", "Transcript"),
 }
 
 if TYPE_CHECKING:
     from remotemedia import data
+    from remotemedia.nodes.ml.transcript import Transcript
     from remotemedia.notebook import widgets
     from remotemedia.notebook.display import show
     from remotemedia.remote import RemoteObject, Session, connect, remote, start_server

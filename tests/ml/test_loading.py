@@ -71,3 +71,28 @@ def test_cached_snapshot_in_hf_home_is_found_without_network(
 def test_bad_model_argument_is_refused() -> None:
     with pytest.raises(ValueError, match="model must be"):
         SpeechToText("")
+
+
+def test_missing_extra_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from remotemedia.nodes.ml import TextToSpeech
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    node = TextToSpeech("/nonexistent/but/never/reached", device="cpu")
+    node.resolve = lambda: "/tmp"  # type: ignore[method-assign]
+    with pytest.raises(ImportError, match=r"pip install 'remotemedia\[ml\]'"):
+        node.initialize()
+
+
+def test_pickled_node_travels_without_weights(tiny_qwen3: str) -> None:
+    import pickle
+
+    node = TextGenerator(tiny_qwen3, max_new_tokens=2, device="cpu")
+    node.initialize()
+    copy = pickle.loads(pickle.dumps(node))
+    assert copy.loaded is None and node.loaded is not None
+    assert copy.config == node.config
+    from remotemedia.nodes.ml import loaded_models
+
+    assert any(m["model"] == tiny_qwen3 for m in loaded_models())

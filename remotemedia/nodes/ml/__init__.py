@@ -20,6 +20,8 @@ from remotemedia.nodes.ml.kokoro import KokoroTTS
 from remotemedia.nodes.ml.llm import TextGenerator
 from remotemedia.nodes.ml.loading import ModelNotFoundError
 from remotemedia.nodes.ml.loading import resolve_model as resolve_model
+from remotemedia.nodes.ml.offline_tts import OfflineTTS
+from remotemedia.nodes.ml.silero import SileroVAD
 from remotemedia.nodes.ml.transcript import Transcript
 from remotemedia.nodes.ml.transformers_pipeline import TransformersPipeline
 from remotemedia.nodes.ml.tts import TextToSpeech
@@ -33,6 +35,8 @@ __all__ = [
     "AudioClassifier",
     "KokoroTTS",
     "Ultravox",
+    "SileroVAD",
+    "OfflineTTS",
     "Transcript",
     "Classification",
     "ModelNotFoundError",

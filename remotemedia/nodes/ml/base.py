@@ -163,7 +163,7 @@ class ModelNode(Node):
         """All outputs of :meth:`stream` for one input (for direct calls)."""
         if not self._streams():
             return super().process(data)
-        self._interrupted = False  # a fresh input (direct calls skip process_one)
+        self._clear_interrupt()  # a fresh input (direct calls skip process_one)
         return Outputs(self.stream(data))
 
     async def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -175,7 +175,7 @@ class ModelNode(Node):
             if isinstance(item, NodeError):
                 yield item
                 continue
-            self._interrupted = False  # a fresh input: earlier interruptions are done
+            self._clear_interrupt()  # a fresh input: earlier interruptions are done
             start = time.perf_counter()
             outputs = self._stream_outputs(item)
             try:

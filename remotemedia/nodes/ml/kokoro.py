@@ -102,7 +102,8 @@ class KokoroTTS(ModelNode):
 
     def resolve(self) -> str:
         """The model folder, checked for every file before anything loads."""
-        require("kokoro", package="kokoro")
+        if importlib.util.find_spec("kokoro") is None:  # cheap: no import yet
+            require("kokoro", extra="kokoro")
         spacy_model = _SPACY_LANGS.get(self.lang)
         if spacy_model and importlib.util.find_spec(spacy_model) is None:
             raise ModelNotFoundError(
@@ -135,7 +136,7 @@ class KokoroTTS(ModelNode):
         return folder
 
     def load(self, path: str, device: str, dtype: Any) -> Any:
-        kokoro = require("kokoro", package="kokoro")
+        kokoro = require("kokoro", extra="kokoro")
         folder = Path(path)
         weights = sorted(folder.glob("*.pth"))[0]
         model = kokoro.KModel(

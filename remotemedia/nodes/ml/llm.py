@@ -218,6 +218,6 @@ class TextGenerator(ModelNode):
                 yield from self._pieces([], True, state)
         finally:
             if thread.is_alive():
-                self._interrupted = True  # the consumer left: stop generating
+                self.interrupt()  # the consumer left: stop generating
             thread.join()
             self._finish(state)
