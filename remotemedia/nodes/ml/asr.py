@@ -115,8 +115,11 @@ class SpeechToText(ModelNode):
 
     def _generate_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
-        is_whisper = getattr(self.loaded.model.config, "model_type", "") == "whisper"
-        if self.language and is_whisper:
+        model = self.loaded.model
+        is_whisper = getattr(model.config, "model_type", "") == "whisper"
+        # English-only Whisper checkpoints (".en") refuse a language argument.
+        multilingual = getattr(model.generation_config, "is_multilingual", True)
+        if self.language and is_whisper and multilingual:
             kwargs["language"] = self.language
         if self.max_new_tokens is not None:
             kwargs["max_new_tokens"] = self.max_new_tokens
