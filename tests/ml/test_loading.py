@@ -96,3 +96,20 @@ def test_pickled_node_travels_without_weights(tiny_qwen3: str) -> None:
     from remotemedia.nodes.ml import loaded_models
 
     assert any(m["model"] == tiny_qwen3 for m in loaded_models())
+
+
+def test_unreachable_hub_fails_in_seconds_not_after_retries(
+    empty_hf_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
+    # A closed loopback port stands for a machine without network.
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")
+    start = time.perf_counter()
+    with pytest.raises(ModelNotFoundError) as info:
+        resolve_model("org/not-cached", what="test model")
+    assert time.perf_counter() - start < 5.0
+    assert "cannot be reached" in str(info.value)
+    assert "hf download org/not-cached" in str(info.value)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,15 @@ def _download(
     hub = require("huggingface_hub")
     from remotemedia.notebook.progress import loading
 
+    unreachable = _unreachable(hub.constants.ENDPOINT)
+    if unreachable:
+        raise ModelNotFoundError(
+            model,
+            f"{what} {model!r} is not in the Hugging Face cache {cache} "
+            f"(HF_HOME/HF_HUB_CACHE) and the hub cannot be reached ({unreachable}). "
+            f"Fetch it where there is network: `{fetch_command(model)}`, or pass "
+            "a local folder; set HF_HUB_OFFLINE=1 to skip this check.",
+        )
     try:
         with loading(f"downloading {model}"):
             patterns = allow_patterns or _SUPPORT_FILES + _weight_patterns(hub, model)
@@ -151,6 +162,22 @@ def _download(
         ) from None
     logger.info("downloaded %s to %s", model, path)
     return str(path)
+
+
+def _unreachable(endpoint: str, timeout_s: float = 3.0) -> str:
+    """Why the hub at ``endpoint`` cannot be reached ("" when it can).
+
+    One TCP connection with a short timeout, so that a machine without network
+    fails in seconds instead of after the hub client's retries.
+    """
+    url = urllib.parse.urlsplit(endpoint)
+    host = url.hostname or ""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"{host}:{port}: {exc.strerror or exc}"
+    return ""
 
 
 def _weight_patterns(hub: Any, model: str) -> list[str]:
