@@ -48,7 +48,7 @@ from remotemedia.core.node import Node, Outputs  # noqa: E402
 from remotemedia.remote import codec  # noqa: E402
 from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
 from remotemedia.remote.status import error_record  # noqa: E402
-from remotemedia_server import protocol  # noqa: E402
+from remotemedia_server import compute, protocol  # noqa: E402
 from remotemedia_server.backend import (  # noqa: E402
     deadline_message as _deadline_message,
 )
@@ -661,6 +661,9 @@ class Worker:
                 if self.direct_active
                 else round(time.monotonic() - self.last_direct, 3)
             ),
+            # Placement: where this session's models run and what is loaded.
+            **compute.device_report(),
+            "models": compute.loaded_models(list(self.objects.values())),
         }
 
     def _object(self, object_id: str) -> Any:

@@ -163,6 +163,8 @@ class SileroVAD(EnergyVAD):
 
     def _speech_windows(self, pending: np.ndarray, win: int) -> np.ndarray:
         count = pending.shape[1] // win
+        if not count:
+            return np.zeros(0, dtype=bool)
         used = pending[:, : count * win]
         mono = used[0] if used.shape[0] == 1 else used.mean(axis=0, dtype=np.float32)
         blocks = np.asarray(mono, dtype=np.float32).reshape(count, win)
