@@ -96,6 +96,9 @@ class InterruptRouter:
         self.is_data = is_data
         self.drop_input = [0] * len(self.stages)
         self.drop_output = [0] * len(self.stages)
+        #: Interruptions told to each stage so far (a put that waited across one
+        #: put a stale item).
+        self.epochs = [0] * len(self.stages)
         self._seen: dict[int, None] = {}  # ordered: the oldest are forgotten first
         self._delivered: dict[int, None] = {}
 
@@ -113,6 +116,7 @@ class InterruptRouter:
         for index in range(first_queue, len(self.stages)):
             self.drop_input[index] += 1
             self.drop_output[index] += 1
+            self.epochs[index] += 1
             try:
                 self.stages[index].interrupt(interrupt)
             except Exception:  # noqa: BLE001 - one faulty hook must not stop the rest
@@ -145,14 +149,23 @@ class InterruptRouter:
         _remember(self._delivered, item.id)
         return True
 
-    def _purge(self, queue: asyncio.Queue[Any]) -> None:
+    async def put(self, index: int, queue: asyncio.Queue[Any], item: Any) -> None:
+        """Stage ``index`` puts ``item``; if an interruption came while the put
+        waited for room, the item is stale and taken out again."""
+        epoch = self.epochs[index]
+        await queue.put(item)
+        if self.epochs[index] != epoch and self.is_data(item):
+            self._purge(queue, only=item)
+
+    def _purge(self, queue: asyncio.Queue[Any], only: Any = None) -> None:
         kept = []
         while True:
             try:
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 break
-            if not self.is_data(item):
+            stale = item is only if only is not None else self.is_data(item)
+            if not stale:
                 kept.append(item)
         for item in kept:
             queue.put_nowait(item)

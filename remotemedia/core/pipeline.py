@@ -467,7 +467,7 @@ async def _run_stage(
                     router.passed(index)
             elif router.drop_output[index] and _is_data(item):
                 continue  # produced for input taken before an interruption
-            await outbox.put(item)
+            await router.put(index, outbox, item)
     except asyncio.CancelledError:
         raise
     except _ForwardedFailure as forward:

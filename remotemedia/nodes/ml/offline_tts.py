@@ -219,7 +219,10 @@ class OfflineTTS(Node):
                 f"OfflineTTS expects text (str or an object with .text), got "
                 f"{type(data).__name__}"
             )
-        text = text.strip()
+        # Control characters (NUL from a model's raw output) break the phonemizer.
+        text = "".join(
+            c if c.isprintable() or c.isspace() else " " for c in text
+        ).strip()
         if not text:
             return None
         if len(text) > _MAX_TEXT:

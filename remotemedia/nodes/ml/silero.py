@@ -86,6 +86,9 @@ class SileroVAD(EnergyVAD):
         >>> segments = p.collect()
     """
 
+    # Well under a millisecond per frame: a thread hop would cost more than the model.
+    blocking = False
+
     def __init__(
         self,
         threshold: float = 0.5,
