@@ -41,6 +41,10 @@ system-deps:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 		else echo "chromium missing: install Debian's chromium for the browser tests"; fi; }
+	@command -v espeak-ng >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -qq espeak-ng >/dev/null; \
+		else echo "espeak-ng missing: OfflineTTS('espeak') and its test need it"; fi; }
 
 demo: runtime
 	$(BIN)/python -m remotemedia.demo

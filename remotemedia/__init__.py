@@ -15,6 +15,7 @@ import typing as _typing
 from remotemedia import nodes
 from remotemedia.core import (
     AudioFrame,
+    Interrupt,
     ManifestError,
     Node,
     NodeError,
@@ -40,6 +41,7 @@ __all__ = [
     "Source",
     "Outputs",
     "Pipeline",
+    "Interrupt",
     "NodeError",
     "PipelineError",
     "ManifestError",
@@ -58,6 +60,7 @@ __all__ = [
     "RemoteObject",
     "Session",
     "widgets",
+    "Transcript",
     "__version__",
 ]
 
@@ -72,10 +75,12 @@ _LAZY = {
     "Session": ("remotemedia.remote", "Session"),
     "widgets": ("remotemedia.notebook.widgets", None),
     "data": ("remotemedia.data", None),
+    "Transcript": ("remotemedia.nodes.ml.transcript", "Transcript"),
 }
 
 if _typing.TYPE_CHECKING:
     from remotemedia import data
+    from remotemedia.nodes.ml.transcript import Transcript
     from remotemedia.notebook import widgets
     from remotemedia.notebook.display import show
     from remotemedia.remote import RemoteObject, Session, connect, remote, start_server

@@ -1,5 +1,6 @@
 """Core engine: frames, nodes, pipelines, manifests, errors and the node registry."""
 
+from remotemedia.core.control import Control, Interrupt
 from remotemedia.core.errors import (
     ManifestError,
     NodeError,
@@ -19,6 +20,8 @@ from remotemedia.core.registry import (
 
 __all__ = [
     "AudioFrame",
+    "Control",
+    "Interrupt",
     "VideoFrame",
     "Node",
     "NodeStats",

@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
 
+from remotemedia.core.control import Control, Interrupt
 from remotemedia.core.errors import NodeError
 from remotemedia.core.stats import NodeStats
 
@@ -65,6 +66,9 @@ class Node:
             flushed tail continue one signal (``run()`` and a direct call join
             them into one frame); ``"items"`` when each output is a separate item
             (speech segments, fixed-size chunks).
+        passes_control: ``True`` when :meth:`astream` receives control items and
+            yields them back in order (remote segments); by default the pipeline
+            keeps them away from the node (see :mod:`remotemedia.core.control`).
 
     Args:
         name: Name of this node in a pipeline (defaults to the class name).
@@ -74,6 +78,7 @@ class Node:
     input_kind: ClassVar[str] = "any"
     output_kind: ClassVar[str] = "any"
     emits: ClassVar[str] = "stream"
+    passes_control: ClassVar[bool] = False
     _config: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -88,6 +93,7 @@ class Node:
         self._initialized = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._mean_s = 0.0
+        self._interrupted = False
         self.stats = NodeStats()
 
     # -- metadata -------------------------------------------------------------
@@ -140,6 +146,36 @@ class Node:
     def cleanup(self) -> None:
         """Releases resources. Called once when the pipeline closes, even on error."""
 
+    # -- interruption (barge-in) ------------------------------------------------
+    @property
+    def interrupted(self) -> bool:
+        """True from an interruption until the node is given its next input.
+
+        Long ``process`` calls (token generation, synthesis) check it between steps
+        and return early; what they still return then is dropped by the pipeline.
+        """
+        return self.__dict__.get("_interrupted", False)
+
+    def interrupt(self, interrupt: Interrupt | None = None) -> None:
+        """Interrupts the node now: sets :attr:`interrupted`, calls :meth:`on_interrupt`.
+
+        Pipelines call it on each downstream stage as soon as an upstream node emits
+        an :class:`~remotemedia.core.control.Interrupt`, possibly from another thread
+        than the one running ``process``.
+        """
+        self._interrupted = True
+        self.on_interrupt(interrupt if interrupt is not None else Interrupt())
+
+    def _clear_interrupt(self) -> None:
+        self._interrupted = False
+
+    def on_interrupt(self, interrupt: Interrupt) -> None:
+        """Hook: stop the work in flight (default: nothing beyond the flag).
+
+        Runs out of band, maybe while ``process`` runs in the node's thread: keep it
+        short and thread-safe (set a flag or an event; do not touch the model).
+        """
+
     # -- engine helpers ---------------------------------------------------------
     async def _ensure_initialized(self) -> None:
         if not self._initialized:
@@ -189,6 +225,7 @@ class Node:
     async def process_one(self, data: Any) -> list[Any]:
         """Processes one input on the event loop and returns its outputs as a list."""
         start = time.perf_counter()
+        self._clear_interrupt()  # a fresh input: earlier interruptions are done
         if self._is_async():
             result = await self.aprocess(data)
         else:
@@ -215,7 +252,7 @@ class Node:
         at once (remote segments) override this.
         """
         async for item in inputs:
-            if isinstance(item, NodeError):
+            if isinstance(item, (NodeError, Control)):
                 yield item
                 continue
             try:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from remotemedia.core._sync import run_sync
+from remotemedia.core.control import Control, Interrupt, InterruptRouter
 from remotemedia.core.engine import resolve_engine
 from remotemedia.core.errors import (
     ManifestError,
@@ -287,11 +288,12 @@ class Pipeline:
             queues: list[asyncio.Queue[Any]] = [
                 asyncio.Queue(self.queue_size) for _ in range(len(stages) + 1)
             ]
-            tasks.append(asyncio.create_task(_feed(inputs, queues[0])))
+            router = InterruptRouter(stages, queues, _is_data)
+            tasks.append(asyncio.create_task(_feed(inputs, queues[0], router)))
             for index, stage in enumerate(stages):
                 tasks.append(
                     asyncio.create_task(
-                        _run_stage(stage, queues[index], queues[index + 1])
+                        _run_stage(stage, queues[index], queues[index + 1], router)
                     )
                 )
             out = queues[-1]
@@ -303,6 +305,8 @@ class Pipeline:
                     raise item.exc
                 if isinstance(item, NodeError) and self.on_error == "raise":
                     raise PipelineError(item)
+                if isinstance(item, Control) and not router.first_delivery(item):
+                    continue  # already delivered out of band
                 yield item
         finally:
             for task in tasks:
@@ -520,9 +524,18 @@ async def _aiter(source: Any) -> AsyncIterator[Any]:
             yield item
 
 
-async def _feed(inputs: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
+def _is_data(item: Any) -> bool:
+    """Whether a queued item is data that an interruption makes stale."""
+    return not isinstance(item, (_End, _Failure, NodeError, Control))
+
+
+async def _feed(
+    inputs: AsyncIterator[Any], queue: asyncio.Queue[Any], router: InterruptRouter
+) -> None:
     try:
         async for item in inputs:
+            if isinstance(item, Interrupt) and router.is_new(item):
+                router.raise_(item, 0)
             await queue.put(item)
     except asyncio.CancelledError:
         raise
@@ -532,13 +545,29 @@ async def _feed(inputs: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
     await queue.put(_END)
 
 
-async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
+async def _drain(
+    queue: asyncio.Queue[Any],
+    stage: Node,
+    index: int,
+    router: InterruptRouter,
+    outbox: asyncio.Queue[Any],
+) -> AsyncIterator[Any]:
     while True:
         item = await queue.get()
         if item is _END:
             return
         if isinstance(item, _Failure):
             raise _ForwardedFailure(item)
+        if isinstance(item, Control):
+            # Control items bypass the node unless it relays them (remote segments).
+            router.received(index, passes_on=not stage.passes_control)
+            if not stage.passes_control:
+                await outbox.put(item)
+                continue
+        elif router.drop_input[index] and _is_data(item):
+            continue  # queued before an interruption: stale
+        else:
+            stage._clear_interrupt()
         yield item
 
 
@@ -551,11 +580,22 @@ class _ForwardedFailure(Exception):  # noqa: N818 - a signal, not an error
 
 
 async def _run_stage(
-    stage: Node, inbox: asyncio.Queue[Any], outbox: asyncio.Queue[Any]
+    stage: Node,
+    inbox: asyncio.Queue[Any],
+    outbox: asyncio.Queue[Any],
+    router: InterruptRouter,
 ) -> None:
+    index = router.stages.index(stage)
     try:
-        async for item in stage.astream(_drain(inbox)):
-            await outbox.put(item)
+        async for item in stage.astream(_drain(inbox, stage, index, router, outbox)):
+            if isinstance(item, Interrupt):
+                if router.is_new(item):
+                    router.raise_(item, index + 1)
+                elif stage.passes_control:
+                    router.passed(index)
+            elif router.drop_output[index] and _is_data(item):
+                continue  # produced for input taken before an interruption
+            await router.put(index, outbox, item)
     except asyncio.CancelledError:
         raise
     except _ForwardedFailure as forward:

@@ -171,6 +171,15 @@ class EnergyVAD(Node):
         samples = self._held()[:, first - self._buf_start : end - self._buf_start]
         return AudioFrame(samples.copy(), self._rate, self._t0 + first / self._rate)
 
+    def _speech_windows(self, pending: np.ndarray, win: int) -> np.ndarray:
+        """Speech (bool) per whole window of ``pending``; subclasses classify
+        differently (SileroVAD)."""
+        return window_levels(pending, win) >= self.threshold_db
+
+    def _speech_started(self, begin: int, outputs: Outputs) -> None:
+        """Hook: a segment opened at stream sample ``begin`` (SileroVAD emits an
+        interruption here)."""
+
     def process(self, data: Any) -> Any:
         frame = require_audio(self, data)
         outputs = Outputs()
@@ -189,14 +198,14 @@ class EnergyVAD(Node):
             pending = np.concatenate([self._pending, frame.samples], axis=1)
         else:
             pending = frame.samples
-        levels = window_levels(pending, win)
-        self._pending = pending[:, len(levels) * win :].copy()
-        speech = levels >= self.threshold_db
+        speech = self._speech_windows(pending, win)
+        self._pending = pending[:, len(speech) * win :].copy()
         for index, loud in enumerate(speech.tolist()):
             begin = self._analysed + index * win
             if loud:
                 if self._seg_start is None:
                     self._seg_start = begin
+                    self._speech_started(begin, outputs)
                 self._speech_end = begin + win
                 self._silent = 0
             elif self._seg_start is not None:

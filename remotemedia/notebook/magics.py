@@ -66,6 +66,14 @@ def _names(text: str | None) -> list[str]:
     return [name for part in text.split(",") for name in part.split() if name]
 
 
+def _model_label(model: Any) -> str:
+    """One loaded model as ``node: model on device``."""
+    if not isinstance(model, dict):
+        return str(model)
+    where = f" on {model['device']}" if model.get("device") else ""
+    return f"{model.get('node', '?')}: {model.get('model', '?')}{where}"
+
+
 class _Table:
     """A small two-column key/value or row table with text and HTML reprs."""
 
@@ -248,7 +256,8 @@ class RemoteMagics(Magics):
         Actions:
             start             start an embedded server on 127.0.0.1 and connect
             connect ADDRESS   connect to a running server (``--token T``)
-            status            server, session id, uptime, memory, objects, variables
+            status            server, session id, uptime, memory, objects, variables,
+                              device, GPU memory used, models loaded
             push VAR ...      send notebook variables to the session
             pull VAR ...      fetch session variables into the notebook
             reset             clear the session namespace and objects
@@ -326,10 +335,15 @@ class RemoteMagics(Magics):
             ("variables", "variables"),
             ("cells run", "cells"),
             ("gpu", "gpu"),
+            ("device", "device"),
+            ("gpu memory used (MB)", "gpu_memory_mb"),
+            ("models", "models"),
         ]
         rows = []
         for label, key in keys:
             value = status.get(key, "")
+            if key == "models" and isinstance(value, list):
+                value = [_model_label(m) for m in value]
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value) or "-"
             rows.append([label, str(value)])

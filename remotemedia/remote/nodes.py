@@ -8,16 +8,43 @@ stream crosses the network once per segment through one bidirectional call.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from remotemedia.core._sync import run_sync
+from remotemedia.core._sync import background_loop, run_sync
+from remotemedia.core.control import Interrupt
 from remotemedia.core.errors import RemoteError
 from remotemedia.core.node import Node, Outputs
 from remotemedia.remote._proto import execution_pb2 as epb
 
 __all__ = ["RemoteNode", "RemoteSegment", "remote"]
+
+logger = logging.getLogger(__name__)
+
+# Out-of-band interrupt calls in flight (kept so that they are not collected).
+_PENDING: set[concurrent.futures.Future[Any]] = set()
+
+
+def _interrupt_remote(nodes: list[RemoteNode], interrupt: Interrupt) -> None:
+    """Tells the server instances of ``nodes`` at once, without waiting; the
+    Interrupt also follows in order on the stream."""
+    for node in nodes:
+        if node.object_id is None:
+            continue
+        call = node.session._acall_method(node.object_id, "interrupt", (interrupt,))
+        future = asyncio.run_coroutine_threadsafe(call, background_loop())
+        _PENDING.add(future)
+        future.add_done_callback(_interrupt_done)
+
+
+def _interrupt_done(future: Any) -> None:
+    _PENDING.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("remote interrupt failed: %s", future.exception())
 
 
 class RemoteNode(Node):
@@ -32,6 +59,7 @@ class RemoteNode(Node):
     """
 
     is_remote: ClassVar[bool] = True
+    passes_control: ClassVar[bool] = True  # the server relays control items
 
     def __init__(
         self,
@@ -115,6 +143,10 @@ class RemoteNode(Node):
     def flush(self) -> Any:
         return run_sync(self._aflush_remote())
 
+    def on_interrupt(self, interrupt: Interrupt) -> None:
+        """Interrupts the server instance now (generation there stops early)."""
+        _interrupt_remote([self], interrupt)
+
     def astream(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
         # The segment's own iterator: no extra generator layer per frame.
         return RemoteSegment([self]).astream(inputs)
@@ -192,6 +224,7 @@ class RemoteSegment(Node):
     """
 
     is_remote: ClassVar[bool] = True
+    passes_control: ClassVar[bool] = True  # the server relays control items
 
     def __init__(self, nodes: list[RemoteNode], name: str | None = None) -> None:
         super().__init__(name=name or "+".join(n.name for n in nodes))
@@ -220,6 +253,10 @@ class RemoteSegment(Node):
         """Adds what the worker measured for each node during the stream."""
         for node, record in zip(self.nodes, records):
             node.stats.add(record)
+
+    def on_interrupt(self, interrupt: Interrupt) -> None:
+        """Interrupts the server instances now (generation there stops early)."""
+        _interrupt_remote(self.nodes, interrupt)
 
     def process(self, data: Any) -> Any:
         outputs: list[Any] = [data]

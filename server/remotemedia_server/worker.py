@@ -42,6 +42,7 @@ os.environ["MPLBACKEND"] = "module://remotemedia_server.mpl_backend"
 import numpy as np  # noqa: E402
 
 import remotemedia as rm  # noqa: E402
+from remotemedia.core.control import Control, Interrupt  # noqa: E402
 from remotemedia.core.errors import (  # noqa: E402
     NodeError,
     RemoteError,
@@ -53,7 +54,7 @@ from remotemedia.core.stats import NodeStats  # noqa: E402
 from remotemedia.remote import codec  # noqa: E402
 from remotemedia.remote._proto import execution_pb2 as epb  # noqa: E402
 from remotemedia.remote.status import error_record  # noqa: E402
-from remotemedia_server import protocol  # noqa: E402
+from remotemedia_server import compute, protocol  # noqa: E402
 from remotemedia_server.backend import (  # noqa: E402
     deadline_message as _deadline_message,
 )
@@ -676,6 +677,9 @@ class Worker:
                 if self.direct_active
                 else round(time.monotonic() - self.last_direct, 3)
             ),
+            # Placement: where this session's models run and what is loaded.
+            **compute.device_report(),
+            "models": compute.loaded_models(list(self.objects.values())),
         }
 
     def _object(self, object_id: str) -> Any:
@@ -928,7 +932,9 @@ class Worker:
             produced: list[Any] = []
             stats = node.stats
             for item in items:
-                if isinstance(item, NodeError):
+                if isinstance(item, (NodeError, Control)):
+                    if isinstance(item, Interrupt):
+                        node.interrupt(item)  # in order; the client also calls early
                     produced.append(item)
                     continue
                 stats.queue_s += clock() - ready
