@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from remotemedia import nodes
+from remotemedia._version import __version__
 from remotemedia.core import (
     AudioFrame,
     ManifestError,
@@ -32,8 +33,6 @@ from remotemedia.core import (
     list_nodes,
     register_node,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AudioFrame",
