@@ -210,3 +210,36 @@ def test_installed_serve_answers_a_remote_call(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_pure_python_switch_builds_a_wheel_without_rust(tmp_path: Path) -> None:
+    env = {**os.environ, "REMOTEMEDIA_PURE_PYTHON": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        env=env,
+        timeout=300,
+    )
+    (built,) = tmp_path.glob("remotemedia-*-py3-none-any.whl")
+    with zipfile.ZipFile(built) as zf:
+        names = zf.namelist()
+        dist_info = next(n.split("/")[0] for n in names if ".dist-info/" in n)
+        metadata = zf.read(f"{dist_info}/METADATA").decode()
+        entry_points = zf.read(f"{dist_info}/entry_points.txt").decode()
+    assert not any(n.endswith((".so", ".pyd")) for n in names)
+    assert "remotemedia/remote/_proto/execution_pb2.py" in names
+    assert "Requires-Dist: grpcio>=1.85.1" in metadata
+    assert "Provides-Extra: server" in metadata
+    assert "remotemedia = remotemedia.cli:main" in entry_points
