@@ -13,6 +13,7 @@ import importlib as _importlib
 import typing as _typing
 
 from remotemedia import nodes
+from remotemedia._version import __version__
 from remotemedia.core import (
     AudioFrame,
     Interrupt,
@@ -31,8 +32,6 @@ from remotemedia.core import (
     list_nodes,
     register_node,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AudioFrame",

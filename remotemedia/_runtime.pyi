@@ -1,6 +1,6 @@
 """Type stub of the compiled Rust runtime (built by ``runtime/build.sh``)."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, TypedDict, final
 
@@ -20,10 +20,19 @@ __all__ = [
     "float32_to_int16",
     "_buffer_address",
     "StreamExecutor",
+    "GrpcEndpoint",
+    "ServerCall",
+    "CALL_MESSAGES",
+    "CALL_END",
+    "CALL_GONE",
 ]
 
 __version__: str
 END: object  # returned by StreamExecutor.pull at the end of the stream
+# Event kinds passed to a GrpcEndpoint call's deliver(kind, messages) callback.
+CALL_MESSAGES: int
+CALL_END: int
+CALL_GONE: int
 
 class _Placement(TypedDict):
     stage: int
@@ -82,3 +91,44 @@ class StreamExecutor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+_Metadata = list[tuple[str, str | bytes]]
+
+@final
+class ServerCall:
+    """One bidi call, as its Python handler sees it: replies go out through it."""
+
+    def send(self, data: bytes) -> bool:
+        """Queues one reply message; False when the client has gone."""
+
+    def release(self, count: int) -> None:
+        """Gives back ``count`` requests the handler is done with."""
+
+    def go_inline(self, step: Callable[[list[bytes]], int] | None) -> None:
+        """Hands request batches to ``step`` on the endpoint's thread (None stops)."""
+
+    def finish(self, code: int, details: str = ..., trailers: _Metadata = ...) -> None:
+        """Ends the call with a gRPC status code, details and trailing metadata."""
+
+@final
+class GrpcEndpoint:
+    """A gRPC endpoint whose bidi methods are served by Python handlers."""
+
+    def __new__(
+        cls,
+        host: str,
+        methods: list[str],
+        on_call: Callable[
+            [str, list[tuple[str, bytes]], ServerCall],
+            Callable[[int, list[bytes] | None], None],
+        ],
+        call_soon_threadsafe: Callable[..., Any],
+        max_message_bytes: int,
+        tls: tuple[bytes, bytes] | None = None,
+    ) -> Self: ...
+    @property
+    def port(self) -> int:
+        """The bound port."""
+
+    def stop(self, grace_s: float = 0.0) -> None:
+        """Stops accepting calls; calls in flight get up to ``grace_s`` to end."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from remotemedia._version import __version__
+
 __all__ = ["main", "build_parser"]
 
 
@@ -12,6 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser; add a subcommand with ``subparsers.add_parser``."""
     parser = argparse.ArgumentParser(
         prog="remotemedia", description="remotemedia command line"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = subparsers.add_parser(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Rust runtime with maturin (cargo alone when maturin is absent) and installs it as remotemedia/_runtime<EXT_SUFFIX>, next
+# Builds the Rust runtime with maturin (cargo alone when maturin is absent) and
+# installs it as remotemedia/_runtime<EXT_SUFFIX>, next
 # to the package sources, so that `import remotemedia._runtime` works with the
 # editable install. Incremental: quick when nothing changed.
 #
@@ -41,8 +42,10 @@ if [ -n "$maturin" ]; then
     # wheel and put beside the package sources (editable install).
     wheels="$CARGO_TARGET_DIR/wheels"
     rm -rf "$wheels"
-    mflags=(build --features extension-module --manifest-path "$here/Cargo.toml"
-            --interpreter "$python" --out "$wheels" --quiet)
+    # From the root, so maturin reads [tool.maturin] in pyproject.toml exactly as the
+    # pip build does: same features and flags, so cargo reuses what that build compiled.
+    cd "$root"
+    mflags=(build --interpreter "$python" --out "$wheels" --quiet)
     if [ "$profile" = release ]; then mflags+=(--release); fi
     "$maturin" "${mflags[@]}"
     wheel="$(ls "$wheels"/*.whl)"

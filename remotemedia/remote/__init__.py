@@ -17,11 +17,7 @@ import types
 from typing import Any
 
 from remotemedia.core.node import Node
-from remotemedia.remote.gen_protos import ensure_generated
-
-ensure_generated()
-
-from remotemedia.remote.client import (  # noqa: E402
+from remotemedia.remote.client import (
     ExecuteResult,
     Session,
     connect,
@@ -29,9 +25,9 @@ from remotemedia.remote.client import (  # noqa: E402
     default_session,
     set_current_session,
 )
-from remotemedia.remote.launcher import LocalServer, start_server  # noqa: E402
-from remotemedia.remote.nodes import RemoteNode, RemoteSegment, remote  # noqa: E402
-from remotemedia.remote.objects import RemoteObject  # noqa: E402
+from remotemedia.remote.launcher import LocalServer, start_server
+from remotemedia.remote.nodes import RemoteNode, RemoteSegment, remote
+from remotemedia.remote.objects import RemoteObject
 
 __all__ = [
     "connect",

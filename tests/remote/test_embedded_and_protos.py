@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from remotemedia_server.native_endpoint import native_endpoint_available
 
 import remotemedia as rm
 from remotemedia.remote import LocalServer, Session, gen_protos
+from remotemedia_server.native_endpoint import native_endpoint_available
 
 
 class Doubler(rm.Node):

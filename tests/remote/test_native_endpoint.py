@@ -17,16 +17,16 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from remotemedia_server.config import ServerConfig
-from remotemedia_server.native_endpoint import (
-    NativeEndpoint,
-    native_endpoint_available,
-)
 
 import remotemedia as rm
 from remotemedia.core.errors import RemoteError
 from remotemedia.remote import LocalServer, Session, start_server
 from remotemedia.remote.status import abort_with, error_from_rpc
+from remotemedia_server.config import ServerConfig
+from remotemedia_server.native_endpoint import (
+    NativeEndpoint,
+    native_endpoint_available,
+)
 
 pytestmark = pytest.mark.skipif(
     not native_endpoint_available(),

@@ -9,13 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
-from remotemedia_server import protocol
 
 import remotemedia as rm
 from remotemedia.core._sync import run_sync
 from remotemedia.remote import LocalServer, Session, _rpc, codec
 from remotemedia.remote._proto import execution_pb2 as epb
 from remotemedia.remote.client import _stream_message
+from remotemedia_server import protocol
 
 
 class Tag(rm.Node):
