@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 from remotemedia.core._sync import background_loop
+from remotemedia.core.control import Interrupt
 from remotemedia.core.frames import AudioFrame, VideoFrame
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.webrtc._deps import aiortc
@@ -53,6 +54,11 @@ class Peer:
             the oldest are dropped (counted in ``stats()["dropped"]``).
         jitter_buffer: False uses aiortc's own receive path instead of ours
             (about 80 ms deeper; for comparison).
+        return_buffer_ms: Audio the return track may hold before the oldest is
+            dropped. The default suits live processed audio (no build-up); raise
+            it (e.g. 30000) for spoken answers that a TTS node emits faster than
+            real time. An ``rm.Interrupt`` reaching the pipeline's output drops
+            what is queued, so the browser stops playing the old answer.
         configuration: aiortc ``RTCConfiguration`` (default: no ICE servers).
 
     Raises:
@@ -70,6 +76,7 @@ class Peer:
         max_delay_ms: float = 120.0,
         queue_size: int = 50,
         jitter_buffer: bool = True,
+        return_buffer_ms: float = 100.0,
         configuration: Any = None,
     ) -> None:
         if pipeline is not None and not isinstance(pipeline, Pipeline):
@@ -85,6 +92,10 @@ class Peer:
             )
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size!r}")
+        if not return_buffer_ms >= 20:
+            raise ValueError(
+                f"return_buffer_ms must be >= 20 (one frame), got {return_buffer_ms!r}"
+            )
         JitterBuffer(target_ms=target_delay_ms, max_ms=max_delay_ms)  # validates
         aiortc()  # fail now, naming the extra, when aiortc is missing
         self.pipeline = pipeline
@@ -95,6 +106,7 @@ class Peer:
         self._max_ms = float(max_delay_ms)
         self._queue_size = int(queue_size)
         self._use_jitter = bool(jitter_buffer)
+        self._return_frames = max(1, round(return_buffer_ms / 20))
         self._configuration = configuration
         self._loop = background_loop()
         self._pc: Any = None
@@ -293,7 +305,9 @@ class Peer:
 
     def _start_pipeline(self, pc: Any) -> None:
         if any(t.kind == "audio" for t in pc.getTransceivers()):
-            self._return = ReturnAudioTrack(channels=self.channels)
+            self._return = ReturnAudioTrack(
+                max_frames=self._return_frames, channels=self.channels
+            )
             pc.addTrack(self._return)
         self._pipeline_in = DropOldestQueue(self._queue_size)
         self._tasks.append(self._loop.create_task(self._run_pipeline()))
@@ -436,6 +450,10 @@ class Peer:
         if isinstance(item, AudioFrame):
             if self._return is not None:
                 self._return.push(item)
+            return
+        if isinstance(item, Interrupt):
+            cleared = self._return.clear() if self._return is not None else 0
+            self._send({"type": "interrupt", "reason": item.reason, "cleared": cleared})
             return
         self._send(to_message(item))
 

@@ -76,6 +76,15 @@ class ReturnAudioTrack(_MediaStreamTrack):  # type: ignore[misc]
                 self.dropped += 1
             self._queue.append(to_int16(block))
 
+    def clear(self) -> int:
+        """Drops the audio queued but not yet sent (barge-in); returns how many
+        20 ms frames went."""
+        count = len(self._queue)
+        self._queue.clear()
+        self._cutters.clear()
+        self.dropped += count
+        return count
+
     async def recv(self) -> Any:
         """The next 20 ms frame, on a steady clock (aiortc's sender calls this)."""
         if self.readyState != "live":

@@ -341,3 +341,52 @@ async def test_frames_keep_flowing_while_the_consumer_loop_is_blocked(
     stats = peer.stats()
     assert stats["dropped"] == 0 and stats["lost"] == 0
     assert stats["max_delay_ms"] < 5.0  # received on time, not when unblocked
+
+
+class _Answer(rm.Node):
+    """Speaks a 3 s answer at the first frame, then is barged in on 0.5 s later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def process(self, data: Any) -> Any:
+        self.count += 1
+        if self.count == 1:
+            t = np.arange(3 * 16000) / 16000
+            tone = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+            return rm.AudioFrame(tone, 16000)  # faster than real time, like TTS
+        if self.count == 26:
+            return rm.Interrupt("speech")
+        return None
+
+
+async def test_an_interrupt_stops_the_answer_playing_on_the_return_track(
+    rtc: Any,
+) -> None:
+    peer = Peer(pipeline=rm.Pipeline([_Answer()]), return_buffer_ms=10000)
+    track = ArrayAudioTrack(rtc.tone(440.0, 3.0, amp=0.0))
+    client = rtc.client_pc()
+    client.addTrack(track)
+    channel = client.createDataChannel("rm-results")
+    messages: list[dict[str, Any]] = []
+    channel.on("message", lambda m: messages.append(json.loads(m)))
+    returned: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    client.on("track", lambda t: returned.done() or returned.set_result(t))
+    reply = await peer.accept(await rtc.offer_of(client))
+    await rtc.answer(client, reply)
+    try:
+        back = await asyncio.wait_for(returned, 5.0)
+        audio = await rtc.read_track(back, 6.0)
+    finally:
+        await client.close()
+        await peer.close()
+    loud = np.flatnonzero(np.abs(audio) > 0.05)
+    assert len(loud), "the answer never played"
+    played = (loud[-1] - loud[0]) / 48000
+    # 0.5 s of the 3 s answer, plus the trip of the Interrupt and the return
+    # track's own queue: far from all of it.
+    assert 0.2 < played < 1.5, played
+    interrupts = [m for m in messages if m["type"] == "interrupt"]
+    assert interrupts and interrupts[0]["reason"] == "speech"
+    assert interrupts[0]["cleared"] > 50  # most of the answer was still queued
