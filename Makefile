@@ -83,7 +83,7 @@ test-rust: runtime
 
 # tests/packaging builds the wheel (reusing CARGO_TARGET_DIR) and the docs site.
 test-python: install runtime extension system-deps
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider -rs
 
 test: test-rust lint test-python
 
