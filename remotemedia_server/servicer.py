@@ -248,6 +248,9 @@ class RemoteExecutionServicer:
         async with self._use(request.session_id) as (session, worker):
             status = await worker.call("status", None, timeout=10)
             health = await worker.health()
+            # Inside the session's use: the first GPU probe imports torch (seconds),
+            # and the session must not look idle meanwhile.
+            gpus = await self.gpus()
         status.update(
             {
                 "server_version": rm.__version__,
@@ -255,7 +258,7 @@ class RemoteExecutionServicer:
                 "uptime_s": round(time.time() - session.created, 3),
                 "worker_restarts": session.restarts,
                 "server_sessions": len(self.sessions),
-                "gpu": await self.gpus(),
+                "gpu": gpus,
             }
         )
         if "rss_mb" in health:
