@@ -27,6 +27,23 @@ async def call(rtc: Any, peer: Peer, track: Any, channel: bool = False) -> Any:
     return client, sender
 
 
+async def call_with_return(
+    rtc: Any, peer: Peer, track: Any
+) -> tuple[Any, list[dict[str, Any]], asyncio.Future[Any]]:
+    """Connects a client sending ``track`` with an ``rm-results`` channel; returns
+    (client, the channel's messages, a future of the return track)."""
+    client = rtc.client_pc()
+    client.addTrack(track)
+    channel = client.createDataChannel("rm-results")
+    messages: list[dict[str, Any]] = []
+    channel.on("message", lambda m: messages.append(json.loads(m)))
+    returned: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    client.on("track", lambda t: returned.done() or returned.set_result(t))
+    reply = await peer.accept(await rtc.offer_of(client))
+    await rtc.answer(client, reply)
+    return client, messages, returned
+
+
 def joined(frames: list[rm.AudioFrame]) -> np.ndarray:
     return np.concatenate([f.samples[0] for f in frames])
 
@@ -141,15 +158,7 @@ async def test_return_track_carries_the_pipeline_audio_6_db_lower(rtc: Any) -> N
     peer = Peer(pipeline=pipeline, sample_rate=16000)
     outputs = peer.outputs()
     track = ArrayAudioTrack(rtc.tone(440.0, 2.0, amp=0.5))
-    client = rtc.client_pc()
-    client.addTrack(track)
-    channel = client.createDataChannel("rm-results")
-    messages: list[dict[str, Any]] = []
-    channel.on("message", lambda m: messages.append(json.loads(m)))
-    returned: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    client.on("track", lambda t: returned.done() or returned.set_result(t))
-    reply = await peer.accept(await rtc.offer_of(client))
-    await rtc.answer(client, reply)
+    client, messages, returned = await call_with_return(rtc, peer, track)
     try:
         back = await asyncio.wait_for(returned, 5.0)
         audio = await rtc.read_track(back, 8.0)
@@ -366,15 +375,7 @@ async def test_an_interrupt_stops_the_answer_playing_on_the_return_track(
 ) -> None:
     peer = Peer(pipeline=rm.Pipeline([_Answer()]), return_buffer_ms=10000)
     track = ArrayAudioTrack(rtc.tone(440.0, 3.0, amp=0.0))
-    client = rtc.client_pc()
-    client.addTrack(track)
-    channel = client.createDataChannel("rm-results")
-    messages: list[dict[str, Any]] = []
-    channel.on("message", lambda m: messages.append(json.loads(m)))
-    returned: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    client.on("track", lambda t: returned.done() or returned.set_result(t))
-    reply = await peer.accept(await rtc.offer_of(client))
-    await rtc.answer(client, reply)
+    client, messages, returned = await call_with_return(rtc, peer, track)
     try:
         back = await asyncio.wait_for(returned, 5.0)
         audio = await rtc.read_track(back, 6.0)
