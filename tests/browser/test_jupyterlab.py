@@ -12,19 +12,13 @@ Uses the system Chromium at /usr/bin/chromium; never downloads a browser.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.browser.conftest import jupyter_lab
 
 pytestmark = pytest.mark.browser
 
@@ -57,12 +51,6 @@ if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _prepare_notebook(target: Path) -> None:
     """A copy of the tutorial without outputs, plus a ``%%remote`` cell."""
     nb = nbformat.read(TUTORIAL, as_version=4)
@@ -86,70 +74,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL (with token) of a JupyterLab serving the prepared notebook."""
     root = tmp_path_factory.mktemp("lab")
     _prepare_notebook(root / "editor.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ)
-    env["JUPYTER_RUNTIME_DIR"] = str(root / ".runtime")
-    env["JUPYTER_CONFIG_DIR"] = str(root / ".config")  # no user settings
-    # Render every cell (JupyterLab 4 only renders cells near the viewport by
-    # default), so outputs can be found wherever they are on the page.
-    settings = root / ".config/lab/user-settings/@jupyterlab/notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text(
-        '{"windowingMode": "none", "autoStartDefaultKernel": true}'
-    )
-    news = root / ".config/lab/user-settings/@jupyterlab/apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    log = (root / "lab.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and jupyterlab
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ServerApp.open_browser=False",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",  # no package index lookups
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=root,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"{base}/api/status?token={token}", timeout=5
-                ) as reply:
-                    if reply.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = (root / "lab.log").read_text()[-3000:]
-                pytest.fail(f"JupyterLab did not start:\n{tail}")
-            time.sleep(0.5)
-        yield f"{base}/lab/tree/editor.ipynb?token={token}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-        shutil.rmtree(root / ".runtime", ignore_errors=True)
+    with jupyter_lab(root, "editor.ipynb") as url:
+        yield url
 
 
 def test_tutorial_runs_in_jupyterlab(lab: str) -> None:
